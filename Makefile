@@ -1,0 +1,34 @@
+# The two README commands: `make demo` and `make test`. Each creates .venv on first use
+# and installs the package (editable) with its test extras.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) demos/filter_demo.py --out out/filter_demo.wav
+
+test: $(STAMP)
+	$(PY) -m pytest
+	$(VENV)/bin/ruff check .
+	$(PY) demos/filter_demo.py --seconds 0.5
+
+# Peers (torchlpc builds its C++ op against the installed torch), then the benchmark.
+bench: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps torchlpc philtorch
+	$(VENV)/bin/ddsp bench filters --memory
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

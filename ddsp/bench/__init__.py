@@ -1,0 +1,1 @@
+"""Benchmarks against peer libraries (``ddsp bench``); never timed in unit tests."""

@@ -1,0 +1,31 @@
+"""The ``ddsp`` command line: ``ddsp bench filters`` (more commands come with later layers)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ddsp`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="ddsp", description="Differentiable DSP for PyTorch.")
+    p.add_argument("--version", action="version", version=f"ddsp {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("bench", help="benchmarks against peer libraries", add_help=False)
+    bench.add_argument("suite", choices=["filters"], help="which benchmark to run")
+    if not argv:
+        p.print_help()
+        return 2
+    args, rest = p.parse_known_args(argv)
+    if args.command == "bench":
+        from .bench import filters
+
+        return filters.main(rest)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

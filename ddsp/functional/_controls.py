@@ -1,0 +1,80 @@
+"""Control signals: Python floats, per-item tensors, or per-frame / per-sample tensors.
+
+For a signal ``x`` of shape ``(..., T)`` a control is one of:
+
+* a Python number: the same value everywhere;
+* a tensor with fewer dimensions than ``x``: one value per item, broadcast against the
+  batch dimensions ``x.shape[:-1]`` with torch's (right-aligned) rules — for
+  ``x (batch, channels, T)`` a per-item control is ``(batch, 1)``;
+* a tensor with as many dimensions as ``x``: time-varying, last axis ``n_frames``. With
+  ``n_frames == T`` it is per sample; otherwise the frames are spread evenly from the
+  first to the last sample and linearly interpolated (``n_frames >= 2``).
+
+The layout is decided by the number of dimensions only, never guessed from sizes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["as_control", "upsample_frames"]
+
+
+def upsample_frames(frames: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """Linearly interpolate ``(..., n_frames)`` to ``(..., n_samples)``, ends aligned.
+
+    Frame ``i`` sits at sample ``i * (n_samples - 1) / (n_frames - 1)``. Differentiable.
+    """
+    if frames.shape[-1] == n_samples:
+        return frames
+    if frames.shape[-1] < 2:
+        raise ValueError(
+            f"expected at least 2 frames to interpolate to {n_samples} samples, "
+            f"got {frames.shape[-1]}"
+        )
+    lead = frames.shape[:-1]
+    flat = frames.reshape(1, -1, frames.shape[-1])
+    up = F.interpolate(flat, size=n_samples, mode="linear", align_corners=True)
+    return up.reshape(*lead, n_samples)
+
+
+def as_control(value: float | torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Return ``value`` as a tensor ``(*b, Tc)`` with ``Tc`` in ``{1, T}`` on x's dtype/device.
+
+    ``b`` broadcasts against ``x.shape[:-1]``. See the module docstring for the forms.
+    """
+    n_t = x.shape[-1]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return torch.full((1,), float(value), dtype=x.dtype, device=x.device)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"expected {name} to be a float or a torch.Tensor, got {type(value).__name__}"
+        )
+    if not value.is_floating_point():
+        raise TypeError(f"expected {name} to be a floating-point tensor, got dtype {value.dtype}")
+    if value.device != x.device:
+        raise ValueError(f"expected {name} on {x.device} like the signal, got {value.device}")
+    value = value.to(x.dtype)
+    if value.ndim > x.ndim:
+        raise ValueError(
+            f"expected {name} to have at most {x.ndim} dims for a signal of shape {tuple(x.shape)} "
+            f"(per item: fewer dims; time-varying: {x.ndim} dims, last = frames), "
+            f"got shape {tuple(value.shape)}"
+        )
+    if value.ndim < x.ndim:
+        out = value.unsqueeze(-1)
+    else:
+        if value.shape[-1] == 0:
+            raise ValueError(
+                f"expected {name} to have at least 1 frame, got shape {tuple(value.shape)}"
+            )
+        out = value if value.shape[-1] == 1 else upsample_frames(value, n_t)
+    try:
+        torch.broadcast_shapes(out.shape[:-1], x.shape[:-1])
+    except RuntimeError:
+        raise ValueError(
+            f"expected {name} with batch dims broadcastable to {tuple(x.shape[:-1])}, "
+            f"got shape {tuple(value.shape)}"
+        ) from None
+    return out

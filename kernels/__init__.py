@@ -1,0 +1,17 @@
+"""Numba kernels: one recursion per module, each with three twins of one signature.
+
+``<loop>_reference`` (plain torch, slow, the oracle), ``<loop>_cpu`` (``numba.njit``,
+parallel over channels) and ``<loop>_cuda`` (``numba.cuda.jit``). Kernels see arrays and
+loops only; autograd and dispatch live in :mod:`ddsp.ops`.
+
+Installed as ``ddsp.kernels`` (package-dir mapping in ``pyproject.toml``).
+"""
+
+from ._compat import ensure_numpy_compat
+
+# Must run before numba.cuda compiles its first kernel (see _compat).
+ensure_numpy_compat()
+
+from . import allpole, svf  # noqa: E402
+
+__all__ = ["allpole", "svf", "ensure_numpy_compat"]

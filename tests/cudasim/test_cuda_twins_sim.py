@@ -1,0 +1,116 @@
+"""CUDA twins against the CPU twins under numba's CUDA simulator (tiny inputs).
+
+Runs only with ``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported; the default test
+run starts it in a subprocess (tests/test_cuda_twins.py), which is how CI, without a
+GPU, exercises the CUDA code.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUMBA_ENABLE_CUDASIM") != "1", reason="needs NUMBA_ENABLE_CUDASIM=1"
+)
+
+TOL = 1e-12
+
+
+def _run(fn, *arrays, n_outputs):
+    from numba import cuda
+
+    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
+    fn(*dev)
+    return [d.copy_to_host() for d in dev[-n_outputs:]]
+
+
+@pytest.mark.parametrize("n_t", [1, 2, 9])
+@pytest.mark.parametrize("n_b,order", [(1, 2), (3, 2), (2, 4), (1, 0)])
+@pytest.mark.parametrize("tv", [False, True])
+def test_allpole_cuda_twin_matches_cpu_twin(n_t, n_b, order, tv):
+    from ddsp.kernels.allpole import (
+        allpole_adjoint_cpu,
+        allpole_adjoint_cuda,
+        allpole_cpu,
+        allpole_cuda,
+    )
+
+    rng = np.random.default_rng(0)
+    n = 3
+    x = rng.standard_normal((n, n_t))
+    b = rng.standard_normal((n, n_t if tv else 1, n_b))
+    a = rng.uniform(-0.3, 0.3, (n, n_t if tv else 1, order)) / max(order, 1)
+    zx, zy = rng.standard_normal((n, n_b - 1)), rng.standard_normal((n, order))
+    outs_cpu = [np.empty((n, n_t)), np.empty((n, n_b - 1)), np.empty((n, order))]
+    allpole_cpu(x, b, a, zx, zy, *outs_cpu)
+    outs_gpu = _run(
+        allpole_cuda, x, b, a, zx, zy, *[np.empty_like(o) for o in outs_cpu], n_outputs=3
+    )
+    for c, g in zip(outs_cpu, outs_gpu):
+        np.testing.assert_allclose(g, c, rtol=0, atol=TOL)
+
+    grad = rng.standard_normal((n, n_t))
+    y = outs_cpu[0]
+    bufs = [
+        np.empty((n, n_t)),
+        np.empty((n, n_t)),
+        np.empty(b.shape),
+        np.empty(a.shape),
+        np.empty(zx.shape),
+        np.empty(zy.shape),
+    ]
+    allpole_adjoint_cpu(grad, x, b, a, zx, zy, y, *bufs)
+    gpu = _run(
+        allpole_adjoint_cuda,
+        grad,
+        x,
+        b,
+        a,
+        zx,
+        zy,
+        y,
+        *[np.empty_like(o) for o in bufs],
+        n_outputs=6,
+    )
+    for c, g in list(zip(bufs, gpu))[1:]:  # bufs[0] is the scratch row u
+        np.testing.assert_allclose(g, c, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("n_t", [1, 2, 9])
+@pytest.mark.parametrize("tv", [False, True])
+def test_svf_cuda_twin_matches_cpu_twin(n_t, tv):
+    from ddsp.kernels.svf import svf_adjoint_cpu, svf_adjoint_cuda, svf_cpu, svf_cuda
+
+    rng = np.random.default_rng(1)
+    n = 3
+    x = rng.standard_normal((n, n_t))
+    g = rng.uniform(0.05, 2.0, (n, n_t if tv else 1))
+    k = rng.uniform(0.1, 1.9, (n, n_t if tv else 1))
+    mix = np.array([0.3, -0.7, 1.1])
+    s0 = rng.standard_normal((n, 2))
+    outs = [np.empty((n, n_t)), np.empty((n, n_t, 2)), np.empty((n, 2))]
+    svf_cpu(x, g, k, mix, s0, *outs)
+    gpu = _run(svf_cuda, x, g, k, mix, s0, *[np.empty_like(o) for o in outs], n_outputs=3)
+    for c, d in zip(outs, gpu):
+        np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
+
+    gy, gsf = rng.standard_normal((n, n_t)), rng.standard_normal((n, 2))
+    bufs = [np.empty((n, n_t)), np.empty(g.shape), np.empty(k.shape), np.empty((n, 2))]
+    svf_adjoint_cpu(gy, x, g, k, mix, outs[1], gsf, *bufs)
+    gpu = _run(
+        svf_adjoint_cuda,
+        gy,
+        x,
+        g,
+        k,
+        mix,
+        outs[1],
+        gsf,
+        *[np.empty_like(o) for o in bufs],
+        n_outputs=4,
+    )
+    for c, d in zip(bufs, gpu):
+        np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
