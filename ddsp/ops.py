@@ -230,6 +230,7 @@ class SVF(torch.autograd.Function):
     def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
         x, g, k, _, mix, store = inputs
         _, _, states = output
+        ctx.set_materialize_grads(False)  # unused outputs: None, not zero tensors
         ctx.mark_non_differentiable(states)
         ctx.stored = store
         ctx.save_for_backward(x, g, k, mix, states)

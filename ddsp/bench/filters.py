@@ -10,6 +10,7 @@ Set ``OMP_WAIT_POLICY=passive`` (the command does) so idle OpenMP threads do not
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -81,6 +82,7 @@ def _cases(
                 return y
 
             call.scale = scale  # type: ignore[attr-defined]
+            call.leaves = leaves  # type: ignore[attr-defined]
             return call
 
         return make
@@ -144,23 +146,43 @@ def _cases(
     return cases
 
 
-def _peak_rss_extra(case: str, impl: str, batch: int, n_t: int) -> float:
-    """Peak memory of one forward+backward beyond inputs, in float32 signal copies."""
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _memory_probe(case: str, impl: str, batch: int, n_t: int) -> float:
+    """Peak memory of one fwd+bwd beyond its inputs and outputs, in float32 signal copies.
+
+    Linux only: resets the RSS high-water mark (``/proc/self/clear_refs``), runs the call
+    and reads ``VmHWM``; the output and the gradients it produced are subtracted.
+    """
+    _cases(2, 4096, 0)[case][impl](True)()  # compile first
+    call = _cases(batch, n_t, 0)[case][impl](True)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = _status_kib("VmRSS")
+    y = call()
+    peak = _status_kib("VmHWM")
+    grads = [t.grad for t in call.leaves if t.grad is not None]  # type: ignore[attr-defined]
+    out_bytes = sum(t.numel() * t.element_size() for t in [y, *grads])
+    return ((peak - base) * 1024 - out_bytes) / (batch * n_t * 4)
+
+
+def _peak_memory(case: str, impl: str, batch: int, n_t: int) -> float | None:
+    """Run :func:`_memory_probe` in a fresh process (its own high-water mark)."""
     code = (
-        "import resource, torch, json, sys\n"
-        "from ddsp.bench.filters import _cases\n"
-        f"small = _cases(2, 4096, 0)[{case!r}][{impl!r}](True)\n"
-        "small()\n"
-        f"make = _cases({batch}, {n_t}, 0)[{case!r}][{impl!r}]\n"
-        "call = make(True)\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "y = call()\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps((after - before) * 1024))\n"
+        "from ddsp.bench.filters import _memory_probe\n"
+        f"print(_memory_probe({case!r}, {impl!r}, {batch}, {n_t}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    extra = float(out.stdout.strip().splitlines()[-1])
-    return extra / (batch * n_t * 4)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def run(
@@ -186,7 +208,9 @@ def run(
         for name, res in results.items():
             row = {"case": case, "impl": name, **{k + "_ms": v for k, v in res.items()}}
             if memory and not name.startswith(("naive", "scipy")):
-                row["extra_mem_copies"] = _peak_rss_extra(case, name, batch, n_t)
+                mem = _peak_memory(case, name, batch, n_t)
+                if mem is not None:
+                    row["extra_mem_copies"] = mem
             rows.append(row)
     _print_table(rows, batch, seconds, sample_rate, repeats)
     return rows
@@ -213,8 +237,8 @@ def _print_table(
     for r in rows:
         print(_table_line(r, ours[r["case"]]))
     print(
-        "ratios: peer time / ddsp time (above 1x: ddsp is faster); mem: peak extra memory of "
-        "one fwd+bwd in float32 signal copies (RSS high-water mark, coarse)"
+        "ratios: peer time / ddsp time (above 1x: ddsp is faster); mem: peak memory of one "
+        "fwd+bwd beyond inputs and outputs, in float32 signal copies (RSS high-water mark)"
     )
 
 

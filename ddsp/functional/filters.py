@@ -198,11 +198,10 @@ def allpole(
     zi_t = _state(zi, x, order, "zi")
     batch = _batch_shape(x, a3.shape[:-2], zi_t.shape[:-1], names=("a", "zi"))
     n_t = x.shape[-1]
-    one = torch.ones((1, 1, 1), dtype=x.dtype, device=x.device)
     n = math.prod(batch)
     y, _, zf = iir_op(
         _rows(x, batch, (n_t,)),
-        one.expand(n, 1, 1),
+        torch.ones((n, 1, 1), dtype=x.dtype, device=x.device),  # numerator b = [1]
         _rows(a3, batch, tuple(a3.shape[-2:])),
         x.new_zeros((n, 0)),
         _rows(zi_t, batch, (order,)),
