@@ -1,4 +1,4 @@
-"""The ``ddsp`` command line: ``ddsp bench filters`` (more commands come with later layers)."""
+"""The ``ddsp`` command line: ``ddsp bench filters|synth`` (more commands come later)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", action="version", version=f"ddsp {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="benchmarks against peer libraries", add_help=False)
-    bench.add_argument("suite", choices=["filters"], help="which benchmark to run")
+    bench.add_argument("suite", choices=["filters", "synth"], help="which benchmark to run")
     if not argv:
         p.print_help()
         return 2
     args, rest = p.parse_known_args(argv)
     if args.command == "bench":
-        from .bench import filters
+        import importlib
 
-        return filters.main(rest)
+        return importlib.import_module(f"ddsp.bench.{args.suite}").main(rest)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

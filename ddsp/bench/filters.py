@@ -9,19 +9,13 @@ Set ``OMP_WAIT_POLICY=passive`` (the command does) so idle OpenMP threads do not
 
 from __future__ import annotations
 
-import argparse
-import gc
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import torch
 
 from ..functional import allpole, lfilter
-from ._timing import interleaved_medians
+from ._harness import bench_main
 
 NAIVE_SLICE = 500
 
@@ -146,143 +140,9 @@ def _cases(
     return cases
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _memory_probe(case: str, impl: str, batch: int, n_t: int) -> float:
-    """Peak memory of one fwd+bwd beyond its inputs and outputs, in float32 signal copies.
-
-    Linux only: resets the RSS high-water mark (``/proc/self/clear_refs``), runs the call
-    and reads ``VmHWM``; the output and the gradients it produced are subtracted.
-    """
-    _cases(2, 4096, 0)[case][impl](True)()  # compile first
-    call = _cases(batch, n_t, 0)[case][impl](True)
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _status_kib("VmRSS")
-    y = call()
-    peak = _status_kib("VmHWM")
-    grads = [t.grad for t in call.leaves if t.grad is not None]  # type: ignore[attr-defined]
-    out_bytes = sum(t.numel() * t.element_size() for t in [y, *grads])
-    return ((peak - base) * 1024 - out_bytes) / (batch * n_t * 4)
-
-
-def _peak_memory(case: str, impl: str, batch: int, n_t: int) -> float | None:
-    """Run :func:`_memory_probe` in a fresh process (its own high-water mark)."""
-    code = (
-        "from ddsp.bench.filters import _memory_probe\n"
-        f"print(_memory_probe({case!r}, {impl!r}, {batch}, {n_t}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if out.returncode != 0:
-        return None
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def run(
-    batch: int, seconds: float, sample_rate: int, repeats: int, memory: bool, seed: int = 0
-) -> list[dict]:
-    """Time every case; return rows of results (also printed as a table)."""
-    torch.manual_seed(seed)
-    n_t = int(seconds * sample_rate)
-    rows = []
-    for case, impls in _cases(batch, n_t, seed).items():
-        results: dict[str, dict[str, float]] = {name: {} for name in impls}
-        for mode, backward in (("fwd", False), ("fwd+bwd", True)):
-            calls = {}
-            scales = {}
-            for name, make in impls.items():
-                call = make(backward)
-                if call is not None:
-                    calls[name] = call
-                    scales[name] = call.scale  # type: ignore[attr-defined]
-            med = interleaved_medians(calls, repeats=repeats)
-            for name, sec in med.items():
-                results[name][mode] = sec * scales[name] * 1e3
-        for name, res in results.items():
-            row = {"case": case, "impl": name, **{k + "_ms": v for k, v in res.items()}}
-            if memory and not name.startswith(("naive", "scipy")):
-                mem = _peak_memory(case, name, batch, n_t)
-                if mem is not None:
-                    row["extra_mem_copies"] = mem
-            rows.append(row)
-    _print_table(rows, batch, seconds, sample_rate, repeats)
-    return rows
-
-
-def _print_table(
-    rows: list[dict], batch: int, seconds: float, sample_rate: int, repeats: int
-) -> None:
-    threads = torch.get_num_threads()
-    print(
-        f"ddsp bench filters: batch {batch} x {seconds:g} s at {sample_rate} Hz, float32, "
-        f"median of {repeats} interleaved runs, torch {torch.__version__}, {threads} threads, "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}"
-    )
-    head = (
-        f"{'case':<38} {'implementation':<34} {'fwd ms':>9} {'fwd+bwd ms':>11} "
-        f"{'fwd x':>7} {'f+b x':>7}"
-    )
-    if any("extra_mem_copies" in r for r in rows):
-        head += f" {'mem':>6}"
-    print(head)
-    print("-" * len(head))
-    ours = {r["case"]: r for r in rows if r["impl"] == "ddsp"}
-    for r in rows:
-        print(_table_line(r, ours[r["case"]]))
-    print(
-        "ratios: peer time / ddsp time (above 1x: ddsp is faster); mem: peak memory of one "
-        "fwd+bwd beyond inputs and outputs, in float32 signal copies (RSS high-water mark)"
-    )
-
-
-def _table_line(r: dict, base: dict) -> str:
-    def fmt(key: str) -> str:
-        return f"{r[key]:9.2f}" if key in r else f"{'-':>9}"
-
-    def ratio(key: str) -> str:
-        return f"{r[key] / base[key]:6.1f}x" if key in r and key in base else f"{'-':>7}"
-
-    line = (
-        f"{r['case']:<38} {r['impl']:<34} {fmt('fwd_ms')} {fmt('fwd+bwd_ms'):>11} "
-        f"{ratio('fwd_ms')} {ratio('fwd+bwd_ms')}"
-    )
-    if "extra_mem_copies" in r:
-        line += f" {r['extra_mem_copies']:5.1f}c"
-    return line
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ddsp bench filters`` and ``benchmarks/filters.py``."""
-    p = argparse.ArgumentParser(prog="ddsp bench filters", description=__doc__.splitlines()[0])
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--seconds", type=float, default=4.0)
-    p.add_argument("--sample-rate", type=int, default=48_000)
-    p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--memory", action="store_true", help="also measure peak memory (subprocesses)")
-    p.add_argument("--json", help="write the rows to this JSON file")
-    args = p.parse_args(argv)
-    if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
-        # OpenMP reads this once at start-up: rerun ourselves with it set.
-        env = dict(os.environ, OMP_WAIT_POLICY="passive")
-        cmd = [
-            sys.executable,
-            "-m",
-            "ddsp.bench.filters",
-            *(argv if argv is not None else sys.argv[1:]),
-        ]
-        return subprocess.call(cmd, env=env)
-    rows = run(args.batch, args.seconds, args.sample_rate, args.repeats, args.memory)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
-    return 0
+    return bench_main("filters", __name__, _cases, argv)
 
 
 if __name__ == "__main__":

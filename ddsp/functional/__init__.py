@@ -11,6 +11,7 @@ from .filters import (
     lfilter,
     svf,
 )
+from .oscillators import frame_interpolation, harmonic
 
 __all__ = [
     "allpole",
@@ -22,4 +23,6 @@ __all__ = [
     "svf",
     "SVF_MODES",
     "check_stable",
+    "harmonic",
+    "frame_interpolation",
 ]

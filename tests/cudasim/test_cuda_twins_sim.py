@@ -22,7 +22,9 @@ TOL = 1e-12
 def _run(fn, *arrays, n_outputs):
     from numba import cuda
 
-    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
+    dev = [
+        cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in arrays
+    ]
     fn(*dev)
     return [d.copy_to_host() for d in dev[-n_outputs:]]
 
@@ -111,6 +113,76 @@ def test_svf_cuda_twin_matches_cpu_twin(n_t, tv):
         gsf,
         *[np.empty_like(o) for o in bufs],
         n_outputs=4,
+    )
+    for c, d in zip(bufs, gpu):
+        np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("n_t,n_frames", [(1, 2), (9, 2), (13, 4)])
+def test_harmonic_cuda_twin_matches_cpu_twin(n_t, n_frames):
+
+    from ddsp.kernels.harmonic import (
+        harmonic_adjoint_cpu,
+        harmonic_adjoint_cuda,
+        harmonic_cpu,
+        harmonic_cuda,
+        harmonic_phase_cpu,
+        harmonic_phase_cuda,
+    )
+
+    from ddsp.functional import frame_interpolation
+
+    rng = np.random.default_rng(2)
+    n, n_h, sr = 2, 5, 8000.0
+    f0 = rng.uniform(100, 1500, (n, n_t))  # some harmonics above Nyquist
+    amps = rng.standard_normal((n, n_frames, n_h))
+    p0 = rng.uniform(0, 1, n)
+    index, weight, starts = (t.numpy() for t in frame_interpolation(n_frames, n_t))
+    phases, p_end = np.empty((n, n_t)), np.empty(n)
+    harmonic_phase_cpu(f0, p0, 1 / sr, phases, p_end)
+    gpu = _run(
+        harmonic_phase_cuda,
+        f0,
+        p0,
+        1 / sr,
+        np.empty_like(phases),
+        np.empty_like(p_end),
+        n_outputs=2,
+    )
+    np.testing.assert_allclose(gpu[0], phases, rtol=0, atol=TOL)
+    np.testing.assert_allclose(gpu[1], p_end, rtol=0, atol=TOL)
+
+    y = np.empty((n, n_t))
+    harmonic_cpu(f0, amps, index, weight, starts, phases, sr / 2, y)
+    (y_gpu,) = _run(
+        harmonic_cuda,
+        f0,
+        amps,
+        index,
+        weight,
+        starts,
+        phases,
+        sr / 2,
+        np.empty_like(y),
+        n_outputs=1,
+    )
+    np.testing.assert_allclose(y_gpu, y, rtol=0, atol=TOL)
+
+    g = rng.standard_normal((n, n_t))
+    bufs = [np.empty((n, n_t)), np.empty((n, n_frames - 1, n_h)), np.empty((n, n_frames - 1, n_h))]
+    harmonic_adjoint_cpu(g, f0, amps, index, weight, starts, phases, sr / 2, *bufs)
+    gpu = _run(
+        harmonic_adjoint_cuda,
+        g,
+        f0,
+        amps,
+        index,
+        weight,
+        starts,
+        phases,
+        sr / 2,
+        *[np.empty_like(b) for b in bufs],
+        n_outputs=3,
     )
     for c, d in zip(bufs, gpu):
         np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
