@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps torchlpc philtorch
 	$(VENV)/bin/ddsp bench filters --memory
+	$(VENV)/bin/ddsp bench synth --memory
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -6,8 +6,9 @@ numba-cuda. Prints a report and writes it as JSON to ``$OUT/gpu_check.json`` (or
 1. Correctness: random stable filters, float32 and float64, CUDA vs CPU twin outputs and
    gradients (relative error; float32 must stay under 1e-5 on stable filters).
 2. Timing at batch 64 x 4 s, 48 kHz, float32: forward and forward+backward of the
-   time-varying all-pole (order 2 and 16), the static biquad (lfilter) and the SVF, with
-   torchaudio.functional.lfilter on the same GPU as the peer.
+   time-varying all-pole (order 2 and 16), the static biquad (lfilter), the SVF and the
+   harmonic oscillator, with torchaudio.functional.lfilter and the pure-torch harmonic
+   oscillator on the same GPU as the peers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _rel(got: torch.Tensor, want: torch.Tensor) -> float:
 
 
 def correctness(dtype: torch.dtype) -> dict[str, float]:
-    from ddsp.functional import allpole, biquad, lfilter, svf
+    from ddsp.functional import allpole, biquad, harmonic, lfilter, svf
 
     gen = torch.Generator().manual_seed(0)
     n, n_t = 16, 48_000
@@ -49,6 +50,12 @@ def correctness(dtype: torch.dtype) -> dict[str, float]:
         "lfilter_static": lambda x, a2, fc: lfilter(x, b.to(x.device), a.to(x.device)),
         "biquad_tv": lambda x, a2, fc: biquad(x, "peaking", fc, 1.0, 6.0, sample_rate=48_000),
         "svf_tv": lambda x, a2, fc: svf(x, fc, 0.7, sample_rate=48_000),
+        "harmonic": lambda x, a2, fc: harmonic(
+            fc[:, ::480] / 8 + 50,
+            a2[:, ::480].abs().repeat(1, 1, 20),
+            sample_rate=48_000,
+            n_samples=n_t,
+        ),
     }
     out = {}
     for name, fn in cases.items():
@@ -116,6 +123,19 @@ def timings() -> dict[str, dict[str, float]]:
     )
     fc = torch.linspace(100, 8000, n_t, device=dev).expand(n, n_t).contiguous()
     both("ddsp svf tv cutoff", lambda x, fc: svf(x, fc, 0.7, sample_rate=48_000), x, fc)
+
+    from ddsp.bench.synth import N_HARMONICS, torch_harmonic
+    from ddsp.functional import harmonic
+
+    f0 = 80.0 + 400.0 * torch.rand(n, 1000, device=dev)
+    amps = torch.rand(n, 1000, N_HARMONICS, device=dev) / N_HARMONICS
+    both(
+        "ddsp harmonic 100",
+        lambda f, a: harmonic(f, a, sample_rate=48_000, n_samples=n_t),
+        f0,
+        amps,
+    )
+    both("pure torch harmonic 100", lambda f, a: torch_harmonic(f, a, 48_000.0, n_t), f0, amps)
     return out
 
 
