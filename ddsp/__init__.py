@@ -1,12 +1,35 @@
 """ddsp: differentiable digital signal processing for PyTorch.
 
 Layers, bottom to top: ``ddsp.kernels`` (numba CPU/CUDA loops) -> ``ddsp.ops`` (autograd)
--> ``ddsp.functional`` (units, shapes, checks). Audio is ``(..., time)``; see each op.
+-> ``ddsp.functional`` (units, shapes, checks) -> ``ddsp.modules`` (processors with
+parameter specs) -> presets. Functional ops take ``(..., time)`` audio, modules
+``(batch, channels, time)``.
 """
 
-from . import functional, units
+from . import functional, params, units
 from ._checks import set_value_checks, value_checks
+from .modules import PROCESSORS, SVF, Biquad, Chain, Harmonic, Processor
+from .params import ParamSpec, exp_sigmoid
+from .presets import list_presets, load_preset, save_preset
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "units", "set_value_checks", "value_checks", "__version__"]
+__all__ = [
+    "functional",
+    "params",
+    "units",
+    "set_value_checks",
+    "value_checks",
+    "__version__",
+    "Processor",
+    "PROCESSORS",
+    "Chain",
+    "Biquad",
+    "SVF",
+    "Harmonic",
+    "ParamSpec",
+    "exp_sigmoid",
+    "load_preset",
+    "save_preset",
+    "list_presets",
+]

@@ -16,8 +16,9 @@ def test_readme_python_examples_run():
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "the README should show Python usage"
+    namespace: dict = {}  # the blocks read as one session, top to bottom
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, "README.md", "exec"), namespace)
 
 
 def test_filter_demo_writes_audio(tmp_path):

@@ -1,0 +1,8 @@
+"""Processors: ``nn.Module`` shells over the functional ops, with specs and presets."""
+
+from .base import PROCESSORS, Processor
+from .chain import Chain
+from .filters import SVF, Biquad
+from .oscillators import Harmonic
+
+__all__ = ["Processor", "PROCESSORS", "Chain", "Biquad", "SVF", "Harmonic"]

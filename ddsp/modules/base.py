@@ -1,0 +1,196 @@
+"""The processor base: an ``nn.Module`` whose parameters are described by ParamSpecs.
+
+Two ways to drive a processor:
+
+* its own learnable parameters, stored unconstrained and mapped through the spec
+  (``sigmoid`` then ``to_physical``), so a value can never leave its range while it
+  learns; set them in physical units (``proc.cutoff_hz = 800.0``);
+* controls passed to ``forward`` in physical units (or to ``forward_normalized`` in
+  [0, 1]), which override the parameter of the same name for that call.
+
+Audio is ``(batch, channels, time)``. A control is a float, a ``(batch,)`` tensor (one
+value per item) or a ``(batch, frames)`` tensor (time-varying; frames are spread over the
+signal and interpolated by the functional op). Modules never store batch-sized data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..params import ParamSpec
+
+__all__ = ["Processor", "PROCESSORS", "check_audio"]
+
+# name -> class, filled by Processor.__init_subclass__ (used by presets and chains)
+PROCESSORS: dict[str, type[Processor]] = {}
+
+_U_MARGIN = 1e-6  # normalized values are kept inside (0, 1) so the logit stays finite
+_RAW = "raw_"  # prefix of the unconstrained parameters behind each spec
+
+
+def _raw_from_physical(spec: ParamSpec, value: Any) -> torch.Tensor:
+    """Unconstrained value whose ``spec.to_physical(sigmoid(raw))`` is ``value``."""
+    value = torch.as_tensor(value, dtype=torch.get_default_dtype()).detach()
+    spec.check(value if value.ndim else float(value))
+    u = spec.to_normalized(value).clamp(_U_MARGIN, 1 - _U_MARGIN)
+    return torch.logit(u)
+
+
+def check_audio(x: Any, name: str = "x") -> torch.Tensor:
+    """Check a module input: a float tensor ``(batch, channels, time)``."""
+    from .._checks import check_signal
+
+    x = check_signal(x, name)
+    if x.ndim != 3:
+        raise ValueError(
+            f"expected {name} of shape (batch, channels, time), got shape {tuple(x.shape)}"
+        )
+    return x
+
+
+class Processor(nn.Module):
+    """Base class of every processor; subclasses list their ``specs`` and implement ``process``.
+
+    Args:
+        sample_rate: Hz.
+        **values: initial parameter values in physical units, keyed by spec name;
+            unspecified ones take the spec's default.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            PROCESSORS[cls.__name__] = cls
+
+    def __init__(self, sample_rate: float, **values: float) -> None:
+        super().__init__()
+        if not (
+            isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0
+        ):
+            raise ValueError(f"expected a positive sample_rate in Hz, got {sample_rate!r}")
+        self.sample_rate = float(sample_rate)
+        names = self.spec_names()
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {unknown} for {type(self).__name__}; "
+                f"expected some of {list(names)}"
+            )
+        for spec in self.specs:
+            value = float(values.get(spec.name, spec.default))
+            raw = _raw_from_physical(spec, value)
+            self.register_parameter(_RAW + spec.name, nn.Parameter(raw))
+
+    # Each spec name reads as its physical value, mapped from the unconstrained parameter
+    # ``raw_<name>`` (sigmoid, then the spec's scale), and assigning a physical value sets
+    # the parameter: the value can never leave its range while it learns.
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_") and name in type(self).spec_names():
+            raw = super().__getattr__(_RAW + name)
+            return self.spec(name).to_physical(torch.sigmoid(raw))
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_") and name in type(self).spec_names():
+            raw = super().__getattr__(_RAW + name)
+            with torch.no_grad():
+                raw.copy_(_raw_from_physical(self.spec(name), value).to(raw))
+            return
+        super().__setattr__(name, value)
+
+    @classmethod
+    def spec_names(cls) -> tuple[str, ...]:
+        return tuple(s.name for s in cls.specs)
+
+    @classmethod
+    def spec(cls, name: str) -> ParamSpec:
+        for s in cls.specs:
+            if s.name == name:
+                return s
+        raise KeyError(f"{cls.__name__} has no parameter {name!r}; it has {list(cls.spec_names())}")
+
+    # ------------------------------------------------------------------ controls
+
+    def controls(self, **overrides: Any) -> dict[str, Any]:
+        """Physical values of every spec for one call: overrides, else the parameters.
+
+        Tensor overrides ``(batch,)`` become per-item controls ``(batch, 1)`` and
+        ``(batch, frames)`` become time-varying ``(batch, 1, frames)`` for
+        ``(batch, channels, time)`` audio.
+        """
+        unknown = sorted(set(overrides) - set(self.spec_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown control(s) {unknown} for {type(self).__name__}; "
+                f"expected some of {list(self.spec_names())}"
+            )
+        out: dict[str, Any] = {}
+        for spec in self.specs:
+            if spec.name not in overrides or overrides[spec.name] is None:
+                out[spec.name] = getattr(self, spec.name)
+                continue
+            value = overrides[spec.name]
+            spec.check(value)
+            if isinstance(value, torch.Tensor):
+                if value.ndim == 1:
+                    value = value[:, None]
+                elif value.ndim == 2:
+                    value = value[:, None, :]
+                elif value.ndim != 0:
+                    raise ValueError(
+                        f"expected control {spec.name} as a float, (batch,) or (batch, frames), "
+                        f"got shape {tuple(value.shape)}"
+                    )
+            out[spec.name] = value
+        return out
+
+    def forward_normalized(self, x: torch.Tensor, **normalized: Any) -> torch.Tensor:
+        """Like ``forward`` with controls given in [0, 1] and mapped through the specs."""
+        physical = {k: self.spec(k).to_physical(v) for k, v in normalized.items()}
+        return self(x, **physical)
+
+    def reset(self) -> None:
+        """Clear tails and delay lines (none here); parameters are kept."""
+
+    # ------------------------------------------------------------------ presets, repr
+
+    def options(self) -> dict[str, Any]:
+        """Construction options that are not parameters (``kind``, ``mode``, ...)."""
+        return {}
+
+    @classmethod
+    def from_preset(cls, name_or_path: str, sample_rate: float | None = None) -> Processor:
+        """Build this processor from a preset (see :func:`ddsp.presets.load_preset`)."""
+        from ..presets import load_preset
+
+        module = load_preset(name_or_path, sample_rate)
+        if not isinstance(module, cls):
+            raise ValueError(
+                f"preset {name_or_path!r} describes {type(module).__name__}, not {cls.__name__}"
+            )
+        return module
+
+    def to_preset(self, path: str | None = None) -> dict[str, Any]:
+        """This processor's preset data; also written to ``path`` as TOML when given."""
+        from ..presets import preset_data, save_preset
+
+        if path is not None:
+            save_preset(self, path)
+        return preset_data(self)
+
+    def parameter_values(self) -> dict[str, float]:
+        """Current parameter values in physical units, to 7 significant digits."""
+        return {s.name: float(f"{float(getattr(self, s.name).detach()):.7g}") for s in self.specs}
+
+    def extra_repr(self) -> str:
+        parts = [f"sample_rate={self.sample_rate:g}"]
+        for spec in self.specs:
+            unit = f" {spec.unit}" if spec.unit else ""
+            parts.append(f"{spec.name}={float(getattr(self, spec.name).detach()):.4g}{unit}")
+        return ", ".join(parts)
