@@ -1,5 +1,6 @@
 """Pure differentiable ops in physical units (``sample_rate`` in Hz, cutoffs in Hz, gains in dB)."""
 
+from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
     BIQUAD_KINDS,
     SVF_MODES,
@@ -11,7 +12,9 @@ from .filters import (
     lfilter,
     svf,
 )
+from .noise import filtered_noise, frequency_filter, magnitudes_to_impulse_responses, white_noise
 from .oscillators import frame_interpolation, harmonic
+from .waveforms import WAVEFORMS, fm, oscillator, wavetable
 
 __all__ = [
     "allpole",
@@ -25,4 +28,15 @@ __all__ = [
     "check_stable",
     "harmonic",
     "frame_interpolation",
+    "oscillator",
+    "WAVEFORMS",
+    "fm",
+    "wavetable",
+    "white_noise",
+    "filtered_noise",
+    "frequency_filter",
+    "magnitudes_to_impulse_responses",
+    "adsr",
+    "lfo",
+    "LFO_SHAPES",
 ]
