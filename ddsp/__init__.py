@@ -8,7 +8,20 @@ parameter specs) -> presets. Functional ops take ``(..., time)`` audio, modules
 
 from . import functional, params, units
 from ._checks import set_value_checks, value_checks
-from .modules import PROCESSORS, SVF, Biquad, Chain, Harmonic, Processor
+from .modules import (
+    ADSR,
+    FM,
+    LFO,
+    PROCESSORS,
+    SVF,
+    Biquad,
+    Chain,
+    FilteredNoise,
+    Harmonic,
+    Oscillator,
+    Processor,
+    Wavetable,
+)
 from .params import ParamSpec, exp_sigmoid
 from .presets import list_presets, load_preset, save_preset
 
@@ -27,6 +40,12 @@ __all__ = [
     "Biquad",
     "SVF",
     "Harmonic",
+    "Oscillator",
+    "FM",
+    "Wavetable",
+    "FilteredNoise",
+    "ADSR",
+    "LFO",
     "ParamSpec",
     "exp_sigmoid",
     "load_preset",

@@ -20,8 +20,40 @@ EFFECTS = {
 }
 
 
+# Sources and modulators: how to call each, and the shape it returns.
+F0 = torch.full((2, 10), 220.0)
+SOURCES = {
+    "Oscillator": (lambda: ddsp.Oscillator(SR, shape="pulse", width=0.3), lambda: (F0, 800)),
+    "FM": (lambda: ddsp.FM(SR, ratio=2.0, index=3.0), lambda: (F0, 800)),
+    "Wavetable": (lambda: ddsp.Wavetable(SR, table_size=64), lambda: (F0, 800)),
+    "FilteredNoise": (lambda: ddsp.FilteredNoise(SR, seed=3), lambda: (torch.rand(2, 10, 17), 800)),
+    "ADSR": (
+        lambda: ddsp.ADSR(SR, attack_ms=5.0, decay_ms=10.0, release_ms=10.0),
+        lambda: (torch.cat([torch.ones(2, 500), torch.zeros(2, 300)], 1),),
+    ),
+    "LFO": (lambda: ddsp.LFO(SR, shape="triangle", rate_hz=30.0), lambda: (800, 2)),
+}
+
+
 def test_every_registered_processor_is_covered_by_the_contract_suite():
-    assert set(PROCESSORS) == set(EFFECTS) | {"Harmonic"}
+    assert set(PROCESSORS) == set(EFFECTS) | set(SOURCES) | {"Harmonic"}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_source_contract_shapes_finite_gradients_repr_and_presets(name, tmp_path):
+    make, args = SOURCES[name]
+    proc = make()
+    y = proc(*args())
+    assert y.shape in ((2, 1, 800), (2, 800)) and torch.isfinite(y).all() and y.abs().max() > 0
+    y.square().mean().backward()
+    for pname, p in proc.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, pname
+    text = repr(proc)
+    assert all(f"{spec.name}=" in text for spec in proc.specs)
+    proc.to_preset(tmp_path / "p.toml")
+    again = load_preset(tmp_path / "p.toml")
+    assert type(again) is type(proc) and again.options() == proc.options()
+    assert again.parameter_values() == proc.parameter_values()
 
 
 @pytest.mark.parametrize("name", sorted(EFFECTS))

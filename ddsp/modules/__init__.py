@@ -4,5 +4,19 @@ from .base import PROCESSORS, Processor
 from .chain import Chain
 from .filters import SVF, Biquad
 from .oscillators import Harmonic
+from .sources import ADSR, FM, LFO, FilteredNoise, Oscillator, Wavetable
 
-__all__ = ["Processor", "PROCESSORS", "Chain", "Biquad", "SVF", "Harmonic"]
+__all__ = [
+    "Processor",
+    "PROCESSORS",
+    "Chain",
+    "Biquad",
+    "SVF",
+    "Harmonic",
+    "Oscillator",
+    "FM",
+    "Wavetable",
+    "FilteredNoise",
+    "ADSR",
+    "LFO",
+]

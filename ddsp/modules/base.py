@@ -3,8 +3,8 @@
 Two ways to drive a processor:
 
 * its own learnable parameters, stored unconstrained and mapped through the spec
-  (``sigmoid`` then ``to_physical``), so a value can never leave its range while it
-  learns; set them in physical units (``proc.cutoff_hz = 800.0``);
+  (a sigmoid clipped to [0, 1], then ``to_physical``), so a value can never leave its
+  range while it learns; set them in physical units (``proc.cutoff_hz = 800.0``);
 * controls passed to ``forward`` in physical units (or to ``forward_normalized`` in
   [0, 1]), which override the parameter of the same name for that call.
 
@@ -28,16 +28,24 @@ __all__ = ["Processor", "PROCESSORS", "check_audio"]
 # name -> class, filled by Processor.__init_subclass__ (used by presets and chains)
 PROCESSORS: dict[str, type[Processor]] = {}
 
-_U_MARGIN = 1e-6  # normalized values are kept inside (0, 1) so the logit stays finite
+_U_MARGIN = 1e-3  # stretch of the sigmoid past [0, 1], so the range ends have finite raw values
 _RAW = "raw_"  # prefix of the unconstrained parameters behind each spec
 
 
+def _normalized_from_raw(raw: torch.Tensor) -> torch.Tensor:
+    # A sigmoid stretched slightly past [0, 1] and clipped: both ends of the range are
+    # reachable (exactly) from finite raw values. The clip passes gradients straight
+    # through, so a parameter sitting at a range end can still learn its way back.
+    u = (1 + 2 * _U_MARGIN) * torch.sigmoid(raw) - _U_MARGIN
+    return u + (u.clamp(0.0, 1.0) - u).detach()
+
+
 def _raw_from_physical(spec: ParamSpec, value: Any) -> torch.Tensor:
-    """Unconstrained value whose ``spec.to_physical(sigmoid(raw))`` is ``value``."""
+    """Unconstrained value whose ``spec.to_physical(_normalized_from_raw(raw))`` is ``value``."""
     value = torch.as_tensor(value, dtype=torch.get_default_dtype()).detach()
     spec.check(value if value.ndim else float(value))
-    u = spec.to_normalized(value).clamp(_U_MARGIN, 1 - _U_MARGIN)
-    return torch.logit(u)
+    u = spec.to_normalized(value).clamp(0.0, 1.0)
+    return torch.logit((u + _U_MARGIN) / (1 + 2 * _U_MARGIN))
 
 
 def check_audio(x: Any, name: str = "x") -> torch.Tensor:
@@ -88,12 +96,12 @@ class Processor(nn.Module):
             self.register_parameter(_RAW + spec.name, nn.Parameter(raw))
 
     # Each spec name reads as its physical value, mapped from the unconstrained parameter
-    # ``raw_<name>`` (sigmoid, then the spec's scale), and assigning a physical value sets
+    # ``raw_<name>`` (clipped sigmoid, then the spec's scale); assigning a physical value sets
     # the parameter: the value can never leave its range while it learns.
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("_") and name in type(self).spec_names():
             raw = super().__getattr__(_RAW + name)
-            return self.spec(name).to_physical(torch.sigmoid(raw))
+            return self.spec(name).to_physical(_normalized_from_raw(raw))
         return super().__getattr__(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -185,11 +193,12 @@ class Processor(nn.Module):
         return preset_data(self)
 
     def parameter_values(self) -> dict[str, float]:
-        """Current parameter values in physical units, to 7 significant digits."""
-        return {s.name: float(f"{float(getattr(self, s.name).detach()):.7g}") for s in self.specs}
+        """Current parameter values in physical units, to 6 significant digits."""
+        return {s.name: float(f"{float(getattr(self, s.name).detach()):.6g}") for s in self.specs}
 
     def extra_repr(self) -> str:
-        parts = [f"sample_rate={self.sample_rate:g}"]
+        parts = [f"{k}={v!r}" for k, v in self.options().items()]
+        parts.append(f"sample_rate={self.sample_rate:g}")
         for spec in self.specs:
             unit = f" {spec.unit}" if spec.unit else ""
             parts.append(f"{spec.name}={float(getattr(self, spec.name).detach()):.4g}{unit}")

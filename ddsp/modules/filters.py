@@ -72,9 +72,6 @@ class Biquad(Processor):
     def options(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
-    def extra_repr(self) -> str:
-        return f"kind={self.kind!r}, " + super().extra_repr()
-
 
 class SVF(Processor):
     """Trapezoidal state-variable filter (see :func:`ddsp.functional.svf`).
@@ -109,6 +106,3 @@ class SVF(Processor):
 
     def options(self) -> dict[str, Any]:
         return {"mode": self.mode}
-
-    def extra_repr(self) -> str:
-        return f"mode={self.mode!r}, " + super().extra_repr()

@@ -69,6 +69,3 @@ class Harmonic(Processor):
 
     def options(self) -> dict[str, int]:
         return {"n_harmonics": self.n_harmonics}
-
-    def extra_repr(self) -> str:
-        return f"n_harmonics={self.n_harmonics}, " + super().extra_repr()
