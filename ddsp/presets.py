@@ -2,9 +2,11 @@
 
 A preset names a processor (a registry key such as ``"Biquad"``, never a class path), its
 construction options (``kind``, ``mode``, ...) and parameter values; a chain preset is a
-list of those. Loading rejects unknown keys, unknown processors and out-of-range values
-with messages naming the file and the key. Shipped presets live in ``presets/`` (installed
-as ``ddsp._presets``) and load by name: ``load_preset("Biquad/telephone")``.
+list of those, and a graph preset (a voice) a table of named nodes with their inputs and
+modulations, plus the output node. Loading rejects unknown keys, unknown processors and
+out-of-range values with messages naming the file and the key. Shipped presets live in
+``presets/`` (installed as ``ddsp._presets``) and load by name:
+``load_preset("Biquad/telephone")``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tomllib
 
 from .modules.base import PROCESSORS, Processor
 from .modules.chain import Chain
+from .modules.graph import Graph, Modulation, Node
 
 __all__ = [
     "FORMAT",
@@ -31,8 +34,19 @@ __all__ = [
 ]
 
 FORMAT = 1
-_TOP_KEYS = {"format", "sample_rate", "processor", "options", "params", "chain", "description"}
+_TOP_KEYS = {
+    "format",
+    "sample_rate",
+    "processor",
+    "options",
+    "params",
+    "chain",
+    "nodes",
+    "output",
+    "description",
+}
 _STEP_KEYS = {"processor", "options", "params"}
+_NODE_KEYS = _STEP_KEYS | {"inputs", "modulation"}
 
 
 def list_presets() -> list[str]:
@@ -91,9 +105,11 @@ def from_preset_data(
             f"{where}: expected a positive sample_rate (in the preset or as an argument), "
             f"got {rate!r}"
         )
+    if sum(k in data for k in ("processor", "chain", "nodes")) != 1:
+        raise ValueError(f"{where}: expected exactly one of 'processor', 'chain' or 'nodes'")
+    if "nodes" in data:
+        return _build_graph(data, float(rate), where)
     if "chain" in data:
-        if "processor" in data:
-            raise ValueError(f"{where}: a preset holds either 'processor' or 'chain', not both")
         steps = data["chain"]
         if not isinstance(steps, list) or not steps:
             raise ValueError(f"{where}: expected 'chain' to be a non-empty list of processors")
@@ -102,6 +118,35 @@ def from_preset_data(
         )
     step = {k: data[k] for k in _STEP_KEYS if k in data}
     return _build(step, float(rate), where)
+
+
+def _build_graph(data: dict[str, Any], sample_rate: float, where: str) -> Graph:
+    nodes = data["nodes"]
+    if not isinstance(nodes, dict) or not nodes:
+        raise ValueError(f"{where}: expected 'nodes' to be a non-empty table of nodes")
+    built: dict[str, Node] = {}
+    for name, spec in nodes.items():
+        at = f"{where} nodes.{name}"
+        if not isinstance(spec, dict):
+            raise ValueError(f"{at}: expected a table")
+        unknown = sorted(set(spec) - _NODE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"{at}: unknown key(s) {unknown}; expected some of {sorted(_NODE_KEYS)}"
+            )
+        proc = _build({k: spec[k] for k in _STEP_KEYS if k in spec}, sample_rate, at)
+        mods = {}
+        for param, mod in spec.get("modulation", {}).items():
+            if not isinstance(mod, dict) or set(mod) != {"from", "amount"}:
+                raise ValueError(
+                    f"{at}: expected modulation.{param} = {{ from = NODE, amount = X }}"
+                )
+            mods[param] = Modulation(str(mod["from"]), float(mod["amount"]))
+        built[name] = Node(proc, dict(spec.get("inputs", {})), mods)
+    try:
+        return Graph(built, output=data.get("output", ""))
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _build(step: dict[str, Any], sample_rate: float, where: str) -> Processor:
@@ -155,6 +200,23 @@ def preset_data(module: Processor | Chain) -> dict[str, Any]:
             out["params"] = p.parameter_values()
         return out
 
+    if isinstance(module, Graph):
+        nodes = {}
+        for name, node in module.wiring.items():
+            entry = step(node.processor)
+            if node.inputs:
+                entry["inputs"] = dict(node.inputs)
+            if node.modulation:
+                entry["modulation"] = {
+                    k: {"from": m.source, "amount": m.amount} for k, m in node.modulation.items()
+                }
+            nodes[name] = entry
+        return {
+            "format": FORMAT,
+            "sample_rate": module.sample_rate,
+            "output": module.output,
+            "nodes": nodes,
+        }
     if isinstance(module, Chain):
         return {
             "format": FORMAT,
@@ -179,6 +241,10 @@ def save_preset(module: Processor | Chain, path: str | os.PathLike) -> None:
 
 
 def _value(v: Any) -> str:
+    if isinstance(v, dict):
+        return _table(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -195,7 +261,11 @@ def _table(d: dict[str, Any]) -> str:
 def _to_toml(data: dict[str, Any]) -> str:
     lines = [f"format = {data['format']}", f"sample_rate = {_value(float(data['sample_rate']))}"]
     steps = data.get("chain")
-    if steps is None:
+    if "nodes" in data:
+        lines.append(f"output = {_value(data['output'])}")
+        for name, node in data["nodes"].items():
+            lines += ["", f"[nodes.{name}]"] + [f"{k} = {_value(v)}" for k, v in node.items()]
+    elif steps is None:
         lines.append(f"processor = {_value(data['processor'])}")
         for key in ("options", "params"):
             if key in data:

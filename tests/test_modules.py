@@ -17,6 +17,7 @@ SR = 16_000
 EFFECTS = {
     "Biquad": lambda: Biquad(SR, kind="peaking", cutoff_hz=900.0, gain_db=4.0),
     "SVF": lambda: ddsp.SVF(SR, mode="bandpass", cutoff_hz=700.0, resonance=0.5),
+    "Gain": lambda: ddsp.Gain(SR, gain_db=-3.0),
 }
 
 
@@ -68,7 +69,7 @@ def test_effect_contract_shapes_finite_gradients_and_repr(name):
     text = repr(proc)
     for spec in proc.specs:
         assert f"{spec.name}=" in text
-    assert "Hz" in text  # physical values with units, not raw parameters
+    assert ("Hz" in text) or ("dB" in text)  # physical values with units, not raw parameters
 
 
 def test_harmonic_contract_shapes_finite_gradients():
@@ -153,11 +154,84 @@ def test_chain_is_list_like_and_rejects_mixed_sample_rates():
         c.append(torch.nn.Identity())
 
 
+VOICE_INPUTS = {
+    "f0_hz": torch.tensor([[220.0] * 10, [330.0] * 10]),
+    "gate": torch.cat([torch.ones(2, 6000), torch.zeros(2, 3600)], 1),
+}
+
+
 @pytest.mark.parametrize("name", ddsp.list_presets())
 def test_every_shipped_preset_loads_and_renders(name):
     module = load_preset(name)
-    y = module(torch.randn(1, 2, 4800))
+    if isinstance(module, ddsp.Graph):
+        y = module(9600, **VOICE_INPUTS)
+        assert y.shape == (2, 1, 9600)
+    else:
+        y = module(torch.randn(1, 2, 4800))
     assert torch.isfinite(y).all() and y.abs().max() > 0
+
+
+def test_at_least_six_instrument_presets_ship():
+    assert len([n for n in ddsp.list_presets() if n.startswith("voices/")]) >= 6
+
+
+def test_voice_envelope_sweeps_the_filter_and_shapes_the_level():
+    voice = load_preset("voices/saw_lead", sample_rate=SR)
+    gate = torch.cat([torch.ones(1, 8000), torch.zeros(1, 8000)], 1)
+    with torch.no_grad():
+        y = voice(16_000, f0_hz=torch.full((1, 4), 110.0), gate=gate)[0, 0]
+
+    def centroid(seg):
+        spec = torch.fft.rfft(seg * torch.hann_window(seg.shape[0])).abs()
+        freqs = torch.fft.rfftfreq(seg.shape[0], 1 / SR)
+        return float((spec * freqs).sum() / spec.sum())
+
+    early, late = y[200:1200], y[6000:7000]  # envelope peak vs sustain: cutoff lower later
+    assert centroid(early) > 1.5 * centroid(late)
+    assert float(y[15000:].abs().max()) < 1e-3  # released to silence
+
+
+def test_graph_gradients_reach_node_parameters_and_wiring_errors_are_clear():
+    osc = ddsp.Oscillator(SR, shape="saw")
+    filt = ddsp.SVF(SR, cutoff_hz=500.0)
+    env = ddsp.ADSR(SR)
+    graph = ddsp.Graph(
+        {
+            "osc": ddsp.Node(osc, {"f0_hz": "$f0_hz"}),
+            "env": ddsp.Node(env, {"gate": "$gate"}),
+            "filt": ddsp.Node(filt, {"x": "osc"}, {"cutoff_hz": ddsp.Modulation("env", 0.3)}),
+        },
+        output="filt",
+    )
+    y = graph(800, f0_hz=torch.full((1, 2), 200.0), gate=torch.ones(1, 800))
+    y.square().mean().backward()
+    for p in (filt.raw_cutoff_hz, filt.raw_resonance, env.raw_attack_ms, osc.raw_gain_db):
+        assert p.grad is not None and torch.isfinite(p.grad) and p.grad != 0
+    with pytest.raises(ValueError, match="not an earlier node"):
+        ddsp.Graph({"filt": ddsp.Node(ddsp.SVF(SR), {"x": "osc"})}, output="filt")
+    with pytest.raises(ValueError, match="has no input 'audio'"):
+        ddsp.Graph({"filt": ddsp.Node(ddsp.SVF(SR), {"audio": "$x"})}, output="filt")
+    with pytest.raises(ValueError, match="output to name a node"):
+        ddsp.Graph({"filt": ddsp.Node(ddsp.SVF(SR), {"x": "$x"})}, output="amp")
+    with pytest.raises(KeyError, match="no parameter 'cutoff'"):
+        ddsp.Graph(
+            {
+                "e": ddsp.Node(env, {"gate": "$g"}),
+                "f": ddsp.Node(ddsp.SVF(SR), {"x": "$x"}, {"cutoff": ddsp.Modulation("e", 1.0)}),
+            },
+            output="f",
+        )
+    with pytest.raises(ValueError, match="graph input 'gate' is needed"):
+        graph(800, f0_hz=torch.full((1, 2), 200.0))
+
+
+def test_graph_presets_round_trip(tmp_path):
+    voice = load_preset("voices/pwm_pad")
+    save_preset(voice, tmp_path / "pad.toml")
+    again = load_preset(tmp_path / "pad.toml")
+    assert preset_data(again) == preset_data(voice)
+    with torch.no_grad():
+        torch.testing.assert_close(again(9600, **VOICE_INPUTS), voice(9600, **VOICE_INPUTS))
 
 
 def test_presets_round_trip_through_toml(tmp_path):

@@ -47,3 +47,24 @@ def test_cli_bench_runs_on_tiny_sizes():
     from ddsp.cli import main
 
     assert main(["bench", "filters", "--batch", "1", "--seconds", "0.005", "--repeats", "1"]) == 0
+
+
+def test_voices_demo_renders_every_voice(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "demos" / "voices.py"),
+            "--seconds",
+            "1.0",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    wavs = sorted(p.name for p in tmp_path.glob("*.wav"))
+    assert len(wavs) >= 6, wavs
+    audio, rate = sf.read(tmp_path / "saw_lead.wav")
+    assert rate == 48_000 and audio.shape == (48_000,) and abs(audio).max() > 0.5

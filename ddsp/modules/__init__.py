@@ -3,6 +3,8 @@
 from .base import PROCESSORS, Processor
 from .chain import Chain
 from .filters import SVF, Biquad
+from .graph import Graph, Modulation, Node
+from .mix import Gain
 from .oscillators import Harmonic
 from .sources import ADSR, FM, LFO, FilteredNoise, Oscillator, Wavetable
 
@@ -19,4 +21,8 @@ __all__ = [
     "FilteredNoise",
     "ADSR",
     "LFO",
+    "Gain",
+    "Graph",
+    "Node",
+    "Modulation",
 ]

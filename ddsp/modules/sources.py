@@ -12,7 +12,17 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..functional import LFO_SHAPES, WAVEFORMS, adsr, filtered_noise, fm, lfo, oscillator, wavetable
+from ..functional import (
+    LFO_SHAPES,
+    WAVEFORMS,
+    adsr,
+    filtered_noise,
+    fm,
+    lfo,
+    oscillator,
+    wavetable,
+    white_noise,
+)
 from ..params import ParamSpec
 from ..units import db_to_amp
 from .base import Processor
@@ -134,7 +144,7 @@ class Wavetable(Processor):
 
 
 class FilteredNoise(Processor):
-    """DDSP filtered noise (see :func:`ddsp.functional.filtered_noise`).
+    """DDSP filtered noise (see :func:`ddsp.functional.filtered_noise`); white without magnitudes.
 
     Shape: ``magnitudes (batch, frames, n_bands)`` -> ``(batch, 1, n_samples)``.
     Gradients: magnitudes, gain_db.
@@ -146,10 +156,19 @@ class FilteredNoise(Processor):
         super().__init__(sample_rate, **values)
         self.seed = seed
 
-    def forward(self, magnitudes: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
+    def forward(
+        self,
+        magnitudes: torch.Tensor | None = None,
+        n_samples: int = 0,
+        batch: int = 1,
+        **controls: Any,
+    ) -> torch.Tensor:
         c = self.controls(**controls)
         gain = _source_control(_gain(c))
-        y = filtered_noise(magnitudes, n_samples, seed=self.seed)
+        if magnitudes is None:  # white noise
+            y = white_noise((batch, n_samples), seed=self.seed)
+        else:
+            y = filtered_noise(magnitudes, n_samples, seed=self.seed)
         if isinstance(gain, torch.Tensor) and gain.ndim == 1 and gain.shape[0] > 1:
             gain = gain[:, None]
         return (gain * y)[:, None]
