@@ -13,7 +13,7 @@ from .filters import (
     svf,
 )
 from .noise import filtered_noise, frequency_filter, magnitudes_to_impulse_responses, white_noise
-from .oscillators import frame_interpolation, harmonic
+from .oscillators import frame_interpolation, harmonic, sinusoidal
 from .waveforms import WAVEFORMS, fm, oscillator, wavetable
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "SVF_MODES",
     "check_stable",
     "harmonic",
+    "sinusoidal",
     "frame_interpolation",
     "oscillator",
     "WAVEFORMS",

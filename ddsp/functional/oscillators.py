@@ -7,10 +7,10 @@ import math
 import torch
 
 from .._checks import check_range, check_signal
-from ..ops import HarmonicSynth
+from ..ops import HarmonicSynth, SinusoidalSynth
 from ._controls import upsample_frames
 
-__all__ = ["harmonic", "frame_interpolation"]
+__all__ = ["harmonic", "sinusoidal", "frame_interpolation"]
 
 
 def frame_interpolation(
@@ -126,3 +126,63 @@ def harmonic(
     if return_phase:
         return y, p_end if initial_phase is None else p_end.to(initial_phase.dtype)
     return y
+
+
+def sinusoidal(
+    frequencies_hz: torch.Tensor,
+    amplitudes: torch.Tensor,
+    *,
+    sample_rate: float,
+    n_samples: int,
+    initial_phase: torch.Tensor | None = None,
+    return_phase: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Bank of sinusoids with free, time-varying frequencies (additive/spectral modelling).
+
+    Each oscillator accumulates its own float64 phase; frame controls are interpolated
+    linearly inside the kernel (ends aligned) and an oscillator at or above Nyquist (or
+    below 0 Hz) is silent sample by sample. Memory stays O(batch x time).
+
+    Args:
+        frequencies_hz: ``(batch, frames, n_sinusoids)`` in Hz.
+        amplitudes: ``(batch, frames, n_sinusoids)``, linear, same dtype.
+        sample_rate: Hz.
+        n_samples: output length.
+        initial_phase: ``(batch, n_sinusoids)`` in cycles; zero if None.
+        return_phase: also return the final phases.
+
+    Returns:
+        ``(batch, n_samples)``, or ``(y, phases)``.
+
+    Devices: cpu, cuda. Gradients: frequencies_hz, amplitudes, initial_phase.
+    """
+    frequencies_hz = check_signal(frequencies_hz, "frequencies_hz", min_ndim=3)
+    amplitudes = check_signal(amplitudes, "amplitudes", min_ndim=3)
+    if frequencies_hz.ndim != 3 or frequencies_hz.shape != amplitudes.shape:
+        raise ValueError(
+            f"expected frequencies_hz and amplitudes of one shape (batch, frames, n_sinusoids), "
+            f"got {tuple(frequencies_hz.shape)} and {tuple(amplitudes.shape)}"
+        )
+    if frequencies_hz.dtype != amplitudes.dtype:
+        raise TypeError(f"expected one dtype, got {frequencies_hz.dtype} and {amplitudes.dtype}")
+    if not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"expected n_samples to be a positive int, got {n_samples!r}")
+    check_range(sample_rate, "sample_rate", 0.0, math.inf)
+    batch, _, n_k = frequencies_hz.shape
+    if initial_phase is None:
+        p0 = torch.zeros(batch, n_k, dtype=torch.float64, device=frequencies_hz.device)
+    else:
+        if initial_phase.shape != (batch, n_k):
+            raise ValueError(
+                f"expected initial_phase of shape ({batch}, {n_k}), "
+                f"got {tuple(initial_phase.shape)}"
+            )
+        p0 = initial_phase.to(torch.float64)
+    freqs, amps = frequencies_hz, amplitudes
+    if freqs.shape[1] == 1:
+        freqs, amps = freqs.expand(-1, 2, -1), amps.expand(-1, 2, -1)
+    index, weight, starts = frame_interpolation(freqs.shape[1], n_samples, freqs.device)
+    y, p_end, _ = SinusoidalSynth.apply(
+        freqs.contiguous(), amps.contiguous(), p0, index, weight, starts, float(sample_rate)
+    )
+    return (y, p_end) if return_phase else y

@@ -186,3 +186,66 @@ def test_harmonic_cuda_twin_matches_cpu_twin(n_t, n_frames):
     )
     for c, d in zip(bufs, gpu):
         np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("n_t,n_frames", [(1, 2), (11, 3)])
+def test_sinusoidal_cuda_twin_matches_cpu_twin(n_t, n_frames):
+    from ddsp.kernels.sinusoidal import (
+        sinusoidal_adjoint_cpu,
+        sinusoidal_adjoint_cuda,
+        sinusoidal_cpu,
+        sinusoidal_cuda,
+    )
+
+    from ddsp.functional import frame_interpolation
+
+    rng = np.random.default_rng(3)
+    n, n_k, sr = 2, 3, 8000.0
+    f = rng.uniform(0, 5000, (n, n_frames, n_k))
+    a = rng.standard_normal((n, n_frames, n_k))
+    p0 = rng.uniform(0, 1, (n, n_k))
+    index, weight, starts = (t.numpy() for t in frame_interpolation(n_frames, n_t))
+    y, p, anchors = np.empty((n, n_t)), p0.copy(), np.empty((n, n_frames, n_k))
+    sinusoidal_cpu(f, a, index, weight, starts, p, 1 / sr, sr / 2, y, anchors)
+    gpu = _run(
+        sinusoidal_cuda,
+        f,
+        a,
+        index,
+        weight,
+        starts,
+        p0.copy(),
+        1 / sr,
+        sr / 2,
+        np.empty_like(y),
+        np.empty_like(anchors),
+        n_outputs=2,
+    )
+    np.testing.assert_allclose(gpu[0], y, rtol=0, atol=TOL)
+
+    g = rng.standard_normal((n, n_t))
+    bufs = [
+        np.empty((n, n_k)),
+        np.empty((n, n_k)),
+        np.empty((n, n_frames, n_k)),
+        np.empty((n, n_frames, n_k)),
+        np.empty((n, n_k)),
+    ]
+    sinusoidal_adjoint_cpu(g, f, a, index, weight, starts, anchors, p, 1 / sr, sr / 2, *bufs)
+    gpu = _run(
+        sinusoidal_adjoint_cuda,
+        g,
+        f,
+        a,
+        index,
+        weight,
+        starts,
+        anchors,
+        p,
+        1 / sr,
+        sr / 2,
+        *[np.empty_like(b) for b in bufs],
+        n_outputs=3,
+    )
+    for c, d in zip(bufs[2:], gpu):
+        np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
