@@ -172,3 +172,16 @@ def test_blocks_with_carried_phase_equal_one_pass():
 def test_bad_controls_get_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_window_amplitude_interpolation_matches_reference_with_cosine_weights():
+    f0 = torch.full((2, 4), 300.0, dtype=D)
+    amps = torch.rand(2, 4, 5, dtype=D)
+    y = harmonic(f0, amps, sample_rate=8000, n_samples=400, amplitude_interpolation="window")
+    index, weight, _ = frame_interpolation(4, 400, method="window")
+    y_ref = harmonic_reference(
+        f0[:, :1].expand(2, 400), amps, index, weight, torch.zeros(2, dtype=D), 8000
+    )
+    assert max_rel_err(y, y_ref) < PHASE_TOL
+    linear = harmonic(f0, amps, sample_rate=8000, n_samples=400)
+    assert float((y - linear).abs().max()) > 1e-3  # a different (smooth) interpolation

@@ -1,5 +1,6 @@
 """Pure differentiable ops in physical units (``sample_rate`` in Hz, cutoffs in Hz, gains in dB)."""
 
+from ._controls import upsample_frames
 from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
     BIQUAD_KINDS,
@@ -40,4 +41,5 @@ __all__ = [
     "adsr",
     "lfo",
     "LFO_SHAPES",
+    "upsample_frames",
 ]

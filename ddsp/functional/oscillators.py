@@ -14,12 +14,13 @@ __all__ = ["harmonic", "sinusoidal", "frame_interpolation"]
 
 
 def frame_interpolation(
-    n_frames: int, n_samples: int, device: torch.device | None = None
+    n_frames: int, n_samples: int, device: torch.device | None = None, method: str = "linear"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Tables for linear interpolation of ``n_frames >= 2`` frames to ``n_samples``.
 
     Frames are spread evenly from the first to the last sample (ends aligned), as in
-    :func:`ddsp.functional._controls.upsample_frames`.
+    :func:`ddsp.functional._controls.upsample_frames`; ``method="window"`` gives the
+    raised-cosine weights of overlapping Hann windows instead of linear ones.
 
     Returns:
         ``index (T,)`` int64 in ``[0, F-2]``, ``weight (T,)`` float64 in ``[0, 1]`` and
@@ -31,8 +32,12 @@ def frame_interpolation(
         pos = torch.arange(n_samples, dtype=torch.float64, device=device) * (
             (n_frames - 1) / (n_samples - 1)
         )
+    if method not in ("linear", "window"):
+        raise ValueError(f"expected method 'linear' or 'window', got {method!r}")
     index = pos.floor().clamp(max=n_frames - 2).to(torch.int64)
     weight = pos - index
+    if method == "window":
+        weight = 0.5 - 0.5 * torch.cos(math.pi * weight)
     frames = torch.arange(n_frames, device=device)
     starts = torch.searchsorted(index, frames)  # index is sorted; starts[F-1] = T
     return index, weight, starts
@@ -46,6 +51,7 @@ def harmonic(
     n_samples: int,
     initial_phase: torch.Tensor | None = None,
     return_phase: bool = False,
+    amplitude_interpolation: str = "linear",
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Harmonic (additive) oscillator: the DDSP core, fused in one numba kernel.
 
@@ -65,6 +71,8 @@ def harmonic(
         n_samples: output length.
         initial_phase: start phase in cycles ``(batch,)``; zero if None.
         return_phase: also return the final phase (the next block's ``initial_phase``).
+        amplitude_interpolation: ``"linear"`` or ``"window"`` (overlapping Hann windows,
+            smooth at every frame: DDSP's choice for amplitudes).
 
     Returns:
         ``y (batch, n_samples)``, or ``(y, phase)`` with ``phase (batch,)`` in cycles.
@@ -119,7 +127,9 @@ def harmonic(
     f0 = f0 if f0.shape[1] in (1, n_samples) else upsample_frames(f0, n_samples)
     f0 = f0.expand(batch, n_samples).contiguous()
     amps = amplitudes if amplitudes.shape[1] > 1 else amplitudes.expand(-1, 2, -1)
-    index, weight, starts = frame_interpolation(amps.shape[1], n_samples, f0.device)
+    index, weight, starts = frame_interpolation(
+        amps.shape[1], n_samples, f0.device, amplitude_interpolation
+    )
     y, p_end, _ = HarmonicSynth.apply(
         f0, amps.contiguous(), p0, index, weight, starts, float(sample_rate)
     )  # y takes the amplitudes' dtype

@@ -26,6 +26,8 @@ class Harmonic(Processor):
     Args:
         sample_rate: Hz.
         n_harmonics: number of harmonics (1..256 is the tested range).
+        amplitude_interpolation: frame-to-sample upsampling of the amplitudes,
+            ``"window"`` (smooth, default, as DDSP) or ``"linear"``.
 
     Shape: ``f0_hz (batch, frames)``, ``amplitude (batch, frames)``,
     ``harmonic_distribution (batch, frames, n_harmonics)`` -> ``(batch, 1, n_samples)``.
@@ -44,11 +46,23 @@ class Harmonic(Processor):
         ),
     )
 
-    def __init__(self, sample_rate: float, n_harmonics: int = 64, **values: float) -> None:
+    def __init__(
+        self,
+        sample_rate: float,
+        n_harmonics: int = 64,
+        amplitude_interpolation: str = "window",
+        **values: float,
+    ) -> None:
         super().__init__(sample_rate, **values)
         if not isinstance(n_harmonics, int) or n_harmonics < 1:
             raise ValueError(f"expected a positive int n_harmonics, got {n_harmonics!r}")
+        if amplitude_interpolation not in ("linear", "window"):
+            raise ValueError(
+                "expected amplitude_interpolation 'linear' or 'window', "
+                f"got {amplitude_interpolation!r}"
+            )
         self.n_harmonics = n_harmonics
+        self.amplitude_interpolation = amplitude_interpolation
 
     def forward(
         self,
@@ -96,8 +110,17 @@ class Harmonic(Processor):
         dist = dist * audible
         dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
         amps = amplitude[..., None] * dist
-        y = harmonic(f0_hz, amps, sample_rate=self.sample_rate, n_samples=n_samples)
+        y = harmonic(
+            f0_hz,
+            amps,
+            sample_rate=self.sample_rate,
+            n_samples=n_samples,
+            amplitude_interpolation=self.amplitude_interpolation,
+        )
         return y[:, None, :]
 
-    def options(self) -> dict[str, int]:
-        return {"n_harmonics": self.n_harmonics}
+    def options(self) -> dict[str, Any]:
+        return {
+            "n_harmonics": self.n_harmonics,
+            "amplitude_interpolation": self.amplitude_interpolation,
+        }
