@@ -23,9 +23,10 @@ test: $(STAMP)
 
 # Peers (torchlpc builds its C++ op against the installed torch), then the benchmark.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet --no-deps torchlpc philtorch
+	$(PY) -m pip install --quiet --no-deps torchlpc philtorch torchcomp
 	$(VENV)/bin/ddsp bench filters --memory
 	$(VENV)/bin/ddsp bench synth --memory
+	$(VENV)/bin/ddsp bench effects --memory
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""The ``ddsp`` command line: ``ddsp bench filters|synth`` (more commands come later)."""
+"""The ``ddsp`` command line: ``ddsp bench filters|synth|effects`` (more commands come later)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", action="version", version=f"ddsp {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="benchmarks against peer libraries", add_help=False)
-    bench.add_argument("suite", choices=["filters", "synth"], help="which benchmark to run")
+    bench.add_argument(
+        "suite", choices=["filters", "synth", "effects"], help="which benchmark to run"
+    )
     if not argv:
         p.print_help()
         return 2

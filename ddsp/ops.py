@@ -14,12 +14,22 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .kernels import allpole as _ap
+from .kernels import compressor as _dyn
+from .kernels import envelope as _env
 from .kernels import harmonic as _hm
 from .kernels import sinusoidal as _sn
 from .kernels import svf as _svf
 from .kernels._launch import dispatch
 
-__all__ = ["IIRFilter", "SVF", "HarmonicSynth", "SinusoidalSynth", "iir_op", "svf_op"]
+__all__ = [
+    "IIRFilter",
+    "SVF",
+    "HarmonicSynth",
+    "SinusoidalSynth",
+    "iir_op",
+    "svf_op",
+    "envelope_mask",
+]
 
 
 # --------------------------------------------------------------------------- IIR (all-pole)
@@ -477,6 +487,102 @@ class SinusoidalSynth(torch.autograd.Function):
             gp0 if need[2] else None,
             None,
             None,
+            None,
+            None,
+        )
+
+
+def envelope_mask(
+    g: torch.Tensor, attack: torch.Tensor, release: torch.Tensor, y0: torch.Tensor
+) -> torch.Tensor:
+    """Branch mask (1: attack) of the attack/release one-pole (see ``kernels/envelope.py``).
+
+    ``g (N, T)``, coefficients ``(N, Ta)``, ``(N, Tr)``, ``y0 (N,)``; no gradient (the
+    branch is piecewise constant).
+    """
+    mask = torch.empty(g.shape, dtype=torch.uint8, device=g.device)
+    y_end = torch.empty((g.shape[0], 1), dtype=g.dtype, device=g.device)
+    with torch.no_grad():
+        dispatch(
+            _env.envelope_mask_cpu,
+            _env.envelope_mask_cuda,
+            g.detach(),
+            attack.detach(),
+            release.detach(),
+            y0.detach()[:, None],
+            mask,
+            y_end,
+        )
+    return mask.bool()
+
+
+# --------------------------------------------------------------------------- dynamics
+
+
+class FusedDynamics(torch.autograd.Function):
+    """Fused peak-detector dynamics (see :mod:`ddsp.kernels.compressor`).
+
+    Inputs ``x (N, T)``, per-row controls ``p (N, 6)`` = (threshold_db, ratio, knee_db,
+    attack_coef, release_coef, makeup_amp) in float64, initial gain ``y0 (N,)`` float64,
+    ``floor2`` and ``downward``. Output ``(N, T)``.
+    """
+
+    @staticmethod
+    def forward(x, p, y0, floor2, downward):  # type: ignore[override]
+        out = torch.empty_like(x)
+        ys = torch.empty_like(x)
+        mask = torch.empty(x.shape, dtype=torch.uint8, device=x.device)
+        dispatch(
+            _dyn.dynamics_cpu,
+            _dyn.dynamics_cuda,
+            x,
+            p,
+            y0[:, None],
+            floor2,
+            downward,
+            out,
+            ys,
+            mask,
+        )
+        return out, ys, mask
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        x, p, y0, floor2, downward = inputs
+        ctx.mark_non_differentiable(output[1], output[2])
+        ctx.set_materialize_grads(False)
+        ctx.floor2, ctx.downward = floor2, downward
+        ctx.save_for_backward(x, p, y0, output[1], output[2])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: Any, _ys: Any, _mask: Any) -> Any:
+        x, p, y0, ys, mask = ctx.saved_tensors
+        if grad_out is None:
+            return None, None, None, None, None
+        gx = torch.empty_like(x)
+        gp = torch.empty_like(p)
+        gy0 = torch.empty((x.shape[0], 1), dtype=torch.float64, device=x.device)
+        dispatch(
+            _dyn.dynamics_adjoint_cpu,
+            _dyn.dynamics_adjoint_cuda,
+            grad_out.contiguous(),
+            x,
+            p,
+            y0[:, None],
+            ctx.floor2,
+            ctx.downward,
+            ys,
+            mask,
+            gx,
+            gp,
+            gy0,
+        )
+        need = ctx.needs_input_grad
+        return (
+            gx if need[0] else None,
+            gp if need[1] else None,
+            gy0[:, 0] if need[2] else None,
             None,
             None,
         )

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["db_to_amp", "amp_to_db", "hz_to_midi", "midi_to_hz"]
+__all__ = ["db_to_amp", "amp_to_db", "hz_to_midi", "midi_to_hz", "ms_to_coef"]
 
 Number = float | torch.Tensor
 
@@ -36,3 +36,14 @@ def midi_to_hz(midi: Number) -> Number:
     if isinstance(midi, torch.Tensor):
         return 440.0 * torch.pow(2.0, (midi - 69.0) / 12.0)
     return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+
+
+def ms_to_coef(ms: Number, sample_rate: float) -> Number:
+    """One-pole coefficient whose step response rises 10% -> 90% in ``ms`` milliseconds.
+
+    ``c = exp(-ln(9) / (ms * sample_rate / 1000))`` for ``y[t] = c y[t-1] + (1 - c) x[t]``.
+    """
+    samples = ms * (sample_rate / 1000.0)
+    if isinstance(samples, torch.Tensor):
+        return torch.exp(-math.log(9.0) / samples)
+    return math.exp(-math.log(9.0) / samples)

@@ -12,6 +12,14 @@ from ._compat import ensure_numpy_compat
 # Must run before numba.cuda compiles its first kernel (see _compat).
 ensure_numpy_compat()
 
-from . import allpole, harmonic, sinusoidal, svf  # noqa: E402
+from . import allpole, compressor, envelope, harmonic, sinusoidal, svf  # noqa: E402
 
-__all__ = ["allpole", "harmonic", "sinusoidal", "svf", "ensure_numpy_compat"]
+__all__ = [
+    "allpole",
+    "compressor",
+    "envelope",
+    "harmonic",
+    "sinusoidal",
+    "svf",
+    "ensure_numpy_compat",
+]

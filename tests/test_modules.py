@@ -18,6 +18,11 @@ EFFECTS = {
     "Biquad": lambda: Biquad(SR, kind="peaking", cutoff_hz=900.0, gain_db=4.0),
     "SVF": lambda: ddsp.SVF(SR, mode="bandpass", cutoff_hz=700.0, resonance=0.5),
     "Gain": lambda: ddsp.Gain(SR, gain_db=-3.0),
+    "Compressor": lambda: ddsp.Compressor(
+        SR, threshold_db=-6.0, ratio=4.0, knee_db=12.0, makeup_db=3.0
+    ),
+    "Limiter": lambda: ddsp.Limiter(SR, threshold_db=-12.0, knee_db=3.0, makeup_db=1.0),
+    "Expander": lambda: ddsp.Expander(SR, threshold_db=-5.0, ratio=3.0, makeup_db=1.0),
 }
 
 

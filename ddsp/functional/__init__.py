@@ -1,6 +1,7 @@
 """Pure differentiable ops in physical units (``sample_rate`` in Hz, cutoffs in Hz, gains in dB)."""
 
 from ._controls import upsample_frames
+from .dynamics import DETECTORS, compressor, expander, gain_curve_db, limiter, smooth_gain
 from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
     BIQUAD_KINDS,
@@ -42,4 +43,10 @@ __all__ = [
     "lfo",
     "LFO_SHAPES",
     "upsample_frames",
+    "compressor",
+    "limiter",
+    "expander",
+    "smooth_gain",
+    "gain_curve_db",
+    "DETECTORS",
 ]

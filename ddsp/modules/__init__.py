@@ -2,6 +2,7 @@
 
 from .base import PROCESSORS, Processor
 from .chain import Chain
+from .dynamics import Compressor, Expander, Limiter
 from .filters import SVF, Biquad
 from .graph import Graph, Modulation, Node
 from .mix import Gain
@@ -25,4 +26,7 @@ __all__ = [
     "Graph",
     "Node",
     "Modulation",
+    "Compressor",
+    "Limiter",
+    "Expander",
 ]

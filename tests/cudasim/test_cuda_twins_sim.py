@@ -249,3 +249,64 @@ def test_sinusoidal_cuda_twin_matches_cpu_twin(n_t, n_frames):
     )
     for c, d in zip(bufs[2:], gpu):
         np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("n_t", [1, 2, 17])
+@pytest.mark.parametrize("tv", [False, True])
+def test_envelope_mask_cuda_twin_matches_cpu_twin(n_t, tv):
+    from ddsp.kernels.envelope import envelope_mask_cpu, envelope_mask_cuda
+
+    rng = np.random.default_rng(4)
+    n = 3
+    g = rng.uniform(0, 1, (n, n_t))
+    a = rng.uniform(0.3, 0.9, (n, n_t if tv else 1))
+    r = rng.uniform(0.9, 0.99, (n, n_t if tv else 1))
+    y0 = rng.uniform(0, 1, (n, 1))
+    mask, y_end = np.empty((n, n_t), np.uint8), np.empty((n, 1))
+    envelope_mask_cpu(g, a, r, y0, mask, y_end)
+    gpu = _run(
+        envelope_mask_cuda, g, a, r, y0, np.empty_like(mask), np.empty_like(y_end), n_outputs=2
+    )
+    np.testing.assert_array_equal(gpu[0], mask)
+    np.testing.assert_allclose(gpu[1], y_end, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("downward", [True, False])
+def test_fused_dynamics_cuda_twin_matches_cpu_twin(downward):
+    from ddsp.kernels.compressor import (
+        dynamics_adjoint_cpu,
+        dynamics_adjoint_cuda,
+        dynamics_cpu,
+        dynamics_cuda,
+    )
+
+    rng = np.random.default_rng(5)
+    n, n_t = 2, 15
+    x = rng.standard_normal((n, n_t)) * 0.5
+    p = np.array([[-12.0, 4.0, 6.0, 0.6, 0.95, 1.2], [-6.0, 2.0, 0.0, 0.3, 0.99, 1.0]])
+    y0 = np.ones((n, 1))
+    outs = [np.empty((n, n_t)), np.empty((n, n_t)), np.empty((n, n_t), np.uint8)]
+    dynamics_cpu(x, p, y0, 1e-20, downward, *outs)
+    gpu = _run(
+        dynamics_cuda, x, p, y0, 1e-20, downward, *[np.empty_like(o) for o in outs], n_outputs=3
+    )
+    for c, d in zip(outs, gpu):
+        np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
+    g = rng.standard_normal((n, n_t))
+    bufs = [np.empty((n, n_t)), np.empty((n, 6)), np.empty((n, 1))]
+    dynamics_adjoint_cpu(g, x, p, y0, 1e-20, downward, outs[1], outs[2], *bufs)
+    gpu = _run(
+        dynamics_adjoint_cuda,
+        g,
+        x,
+        p,
+        y0,
+        1e-20,
+        downward,
+        outs[1],
+        outs[2],
+        *[np.empty_like(b) for b in bufs],
+        n_outputs=3,
+    )
+    for c, d in zip(bufs, gpu):
+        np.testing.assert_allclose(d, c, rtol=0, atol=TOL)

@@ -1,0 +1,287 @@
+"""Dynamics: compressor, limiter, expander/gate (feed-forward, peak or RMS detection).
+
+Signal flow (Giannoulis, Massberg & Reiss, "Digital dynamic range compressor design",
+JAES 2012): detector level in dB -> static gain curve with a soft knee -> attack/release
+smoothing of the linear gain -> make-up gain. The smoothing is a one-pole whose branch
+(attack or release) depends on the signal: a kernel records the branch taken, then the
+resulting time-varying linear recursion runs through the all-pole op, whose exact
+adjoint gives gradients for every control (the branch itself is piecewise constant).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._checks import check_range, check_signal
+from ..ops import FusedDynamics, envelope_mask
+from ..units import ms_to_coef
+from ._controls import as_control
+from .filters import _batch_shape, _rows, allpole
+
+__all__ = ["compressor", "limiter", "expander", "smooth_gain", "gain_curve_db", "DETECTORS"]
+
+DETECTORS = ("peak", "rms")
+_FLOOR = 1e-10  # level floor (-200 dB): silence stays finite in dB and in gradients
+
+
+def gain_curve_db(
+    level_db: torch.Tensor,
+    threshold_db: float | torch.Tensor,
+    ratio: float | torch.Tensor,
+    knee_db: float | torch.Tensor,
+    *,
+    downward: bool = True,
+) -> torch.Tensor:
+    """Static gain (dB, <= 0) of a soft-knee compressor (``downward``) or expander.
+
+    Compressor: ``(1/ratio - 1) * over`` above the knee, ``(1/ratio - 1)(over + W/2)^2/(2W)``
+    inside it (``over = level - threshold``, ``W = knee_db``), 0 below. The expander
+    mirrors it below the threshold with slope ``ratio - 1``. ``ratio = inf`` is a limiter.
+    """
+    width = knee_db.clamp_min(1e-6) if isinstance(knee_db, torch.Tensor) else max(knee_db, 1e-6)
+    if downward:
+        slope = 1.0 / ratio - 1.0
+        over = level_db - threshold_db
+    else:
+        slope = -(ratio - 1.0)
+        over = threshold_db - level_db
+    knee = slope * (over + width / 2) ** 2 / (2 * width)
+    return torch.where(
+        over <= -width / 2,
+        torch.zeros_like(over),
+        torch.where(over >= width / 2, slope * over, knee),
+    )
+
+
+def smooth_gain(
+    gain: torch.Tensor,
+    attack_coef: float | torch.Tensor,
+    release_coef: float | torch.Tensor,
+    *,
+    initial: float | torch.Tensor = 1.0,
+) -> torch.Tensor:
+    """Attack/release one-pole on a gain ``(..., T)``: attack where the gain falls.
+
+    ``y[t] = c y[t-1] + (1 - c) gain[t]`` with ``c`` the attack coefficient where
+    ``gain[t] < y[t-1]``, else the release one. Coefficients: floats, per item or per
+    sample (as controls). Gradients: gain, both coefficients, initial.
+    """
+    gain = check_signal(gain, "gain")
+    c_a = as_control(attack_coef, gain, "attack_coef")
+    c_r = as_control(release_coef, gain, "release_coef")
+    y0 = as_control(initial, gain, "initial")[..., 0]
+    if y0.ndim == 0 or y0.shape == (1,):
+        y0 = y0.reshape(()).expand(gain.shape[:-1])
+    batch = _batch_shape(
+        gain, c_a.shape[:-1], c_r.shape[:-1], y0.shape, names=("attack", "release", "initial")
+    )
+    n_t = gain.shape[-1]
+    g_rows = _rows(gain, batch, (n_t,))
+    a_rows = _rows(c_a, batch, (c_a.shape[-1],))
+    r_rows = _rows(c_r, batch, (c_r.shape[-1],))
+    y0_rows = _rows(y0, batch, ())
+    mask = envelope_mask(g_rows, a_rows, r_rows, y0_rows)
+    c = torch.where(mask, a_rows.expand(-1, n_t), r_rows.expand(-1, n_t))
+    y = allpole((1 - c) * g_rows, -c[..., None], y0_rows[:, None])
+    return y.reshape(*batch, n_t)
+
+
+def _level_db(
+    x: torch.Tensor, detector: str, rms_ms: float, sample_rate: float, link_channels: bool
+) -> torch.Tensor:
+    if detector not in DETECTORS:
+        raise ValueError(f"expected detector in {DETECTORS}, got {detector!r}")
+    if detector == "peak":
+        power = x.square()
+    else:
+        coef = ms_to_coef(rms_ms, sample_rate)
+        power = allpole(
+            (1 - coef) * x.square(), torch.tensor([-coef], dtype=x.dtype, device=x.device)
+        )
+    if link_channels:
+        if x.ndim < 2:
+            raise ValueError(
+                f"expected (..., channels, time) audio to link channels, got {tuple(x.shape)}"
+            )
+        power = power.amax(dim=-2, keepdim=True)
+    return 10.0 * torch.log10(power.clamp_min(0.0) + _FLOOR**2)
+
+
+def _dynamics(
+    x,
+    sample_rate,
+    threshold_db,
+    ratio,
+    attack_ms,
+    release_ms,
+    knee_db,
+    makeup_db,
+    detector,
+    rms_ms,
+    link_channels,
+    downward,
+    fused=True,
+):
+    x = check_signal(x)
+    check_range(sample_rate, "sample_rate", 0.0, math.inf)
+    check_range(attack_ms, "attack_ms", 0.0, math.inf)
+    check_range(release_ms, "release_ms", 0.0, math.inf)
+    check_range(ratio, "ratio", 1.0, math.inf, low_inclusive=True, high_inclusive=True)
+    check_range(knee_db, "knee_db", 0.0, 60.0, low_inclusive=True, high_inclusive=True)
+    if detector not in DETECTORS:
+        raise ValueError(f"expected detector in {DETECTORS}, got {detector!r}")
+    ctl = {
+        name: as_control(v, x, name)
+        for name, v in (
+            ("threshold_db", threshold_db),
+            ("ratio", ratio),
+            ("knee_db", knee_db),
+            ("makeup_db", makeup_db),
+            ("attack_ms", attack_ms),
+            ("release_ms", release_ms),
+        )
+    }
+    static = all(t.shape[-1] == 1 for t in ctl.values())
+    if fused and static and detector == "peak" and not link_channels:
+        return _fused(x, ctl, sample_rate, downward)
+    level = _level_db(x, detector, rms_ms, sample_rate, link_channels)
+    gain_db = gain_curve_db(
+        level, ctl["threshold_db"], ctl["ratio"], ctl["knee_db"], downward=downward
+    )
+    smoothed = smooth_gain(
+        torch.pow(10.0, gain_db / 20.0),
+        ms_to_coef(ctl["attack_ms"], sample_rate),
+        ms_to_coef(ctl["release_ms"], sample_rate),
+    )
+    return x * smoothed * torch.pow(10.0, ctl["makeup_db"] / 20.0)
+
+
+def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, downward: bool):
+    """Peak detector with static controls: one fused kernel pass (``kernels/compressor.py``)."""
+    batch = _batch_shape(x, *(t.shape[:-1] for t in ctl.values()), names=tuple(ctl))
+    n_t = x.shape[-1]
+    cols = [
+        ctl["threshold_db"],
+        ctl["ratio"],
+        ctl["knee_db"],
+        ms_to_coef(ctl["attack_ms"], sample_rate),
+        ms_to_coef(ctl["release_ms"], sample_rate),
+        torch.pow(10.0, ctl["makeup_db"] / 20.0),
+    ]
+    p = torch.stack([_rows(c[..., 0].to(torch.float64), batch, ()) for c in cols], dim=-1)
+    y0 = torch.ones(p.shape[0], dtype=torch.float64, device=x.device)
+    out, _, _ = FusedDynamics.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, downward)
+    return out.reshape(*batch, n_t)
+
+
+def compressor(
+    x: torch.Tensor,
+    sample_rate: float,
+    threshold_db: float | torch.Tensor,
+    ratio: float | torch.Tensor,
+    attack_ms: float | torch.Tensor,
+    release_ms: float | torch.Tensor,
+    *,
+    knee_db: float | torch.Tensor = 6.0,
+    makeup_db: float | torch.Tensor = 0.0,
+    detector: str = "peak",
+    rms_ms: float = 10.0,
+    link_channels: bool = False,
+) -> torch.Tensor:
+    """Feed-forward compressor with a soft knee and attack/release smoothing.
+
+    Args:
+        x: audio ``(..., T)``.
+        sample_rate: Hz.
+        threshold_db: dB; float, per item or time-varying (controls as for the filters).
+        ratio: ``>= 1`` (``inf``: limiter).
+        attack_ms, release_ms: 10-90 % times of the gain smoothing, ms, ``> 0``.
+        knee_db: knee width in dB, ``>= 0``.
+        makeup_db: gain after compression, dB.
+        detector: ``"peak"`` or ``"rms"`` (one-pole mean square over ``rms_ms``).
+        link_channels: detect on the loudest channel (``dim=-2``) so the image holds.
+
+    Returns:
+        ``(..., T)``. Devices: cpu, cuda. Gradients: x and every control.
+
+    >>> x = torch.ones(1, 4800)
+    >>> y = compressor(x, 48000, -12.0, 4.0, 1.0, 50.0, knee_db=0.0)
+    >>> round(20 * math.log10(float(y[0, -1])), 2)  # 0 dB in: -12 + 12 / 4 = -9 dB out
+    -9.0
+    """
+    return _dynamics(
+        x,
+        sample_rate,
+        threshold_db,
+        ratio,
+        attack_ms,
+        release_ms,
+        knee_db,
+        makeup_db,
+        detector,
+        rms_ms,
+        link_channels,
+        downward=True,
+    )
+
+
+def limiter(
+    x: torch.Tensor,
+    sample_rate: float,
+    threshold_db: float | torch.Tensor,
+    release_ms: float | torch.Tensor,
+    *,
+    attack_ms: float | torch.Tensor = 0.1,
+    knee_db: float | torch.Tensor = 0.0,
+    makeup_db: float | torch.Tensor = 0.0,
+    link_channels: bool = False,
+) -> torch.Tensor:
+    """Peak limiter: a compressor with infinite ratio and a fast attack (no look-ahead)."""
+    return _dynamics(
+        x,
+        sample_rate,
+        threshold_db,
+        math.inf,
+        attack_ms,
+        release_ms,
+        knee_db,
+        makeup_db,
+        "peak",
+        10.0,
+        link_channels,
+        downward=True,
+    )
+
+
+def expander(
+    x: torch.Tensor,
+    sample_rate: float,
+    threshold_db: float | torch.Tensor,
+    ratio: float | torch.Tensor,
+    attack_ms: float | torch.Tensor,
+    release_ms: float | torch.Tensor,
+    *,
+    knee_db: float | torch.Tensor = 6.0,
+    makeup_db: float | torch.Tensor = 0.0,
+    detector: str = "peak",
+    rms_ms: float = 10.0,
+    link_channels: bool = False,
+) -> torch.Tensor:
+    """Downward expander (a gate at high ratios): below the threshold, each dB under it
+    becomes ``ratio`` dB under it. Arguments as :func:`compressor`."""
+    return _dynamics(
+        x,
+        sample_rate,
+        threshold_db,
+        ratio,
+        attack_ms,
+        release_ms,
+        knee_db,
+        makeup_db,
+        detector,
+        rms_ms,
+        link_channels,
+        downward=False,
+    )
