@@ -2,6 +2,7 @@
 
 from ._controls import upsample_frames
 from .dynamics import DETECTORS, compressor, expander, gain_curve_db, limiter, smooth_gain
+from .effects import SHAPERS, distortion, pan, parametric_eq, stereo_width, tremolo
 from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
     BIQUAD_KINDS,
@@ -49,4 +50,10 @@ __all__ = [
     "smooth_gain",
     "gain_curve_db",
     "DETECTORS",
+    "parametric_eq",
+    "distortion",
+    "SHAPERS",
+    "pan",
+    "stereo_width",
+    "tremolo",
 ]

@@ -3,6 +3,7 @@
 from .base import PROCESSORS, Processor
 from .chain import Chain
 from .dynamics import Compressor, Expander, Limiter
+from .effects import Distortion, Panner, ParametricEQ, StereoWidth, Tremolo
 from .filters import SVF, Biquad
 from .graph import Graph, Modulation, Node
 from .mix import Gain
@@ -29,4 +30,9 @@ __all__ = [
     "Compressor",
     "Limiter",
     "Expander",
+    "ParametricEQ",
+    "Distortion",
+    "Panner",
+    "StereoWidth",
+    "Tremolo",
 ]

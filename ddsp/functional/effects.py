@@ -1,0 +1,158 @@
+"""Effects without a long recursion: parametric EQ (biquad cascade), distortion, stereo
+panning and width, tremolo. Audio ``(..., channels, time)`` where channels matter."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._checks import check_range, check_signal
+from ._controls import as_control
+from .filters import biquad
+
+__all__ = ["parametric_eq", "distortion", "SHAPERS", "pan", "stereo_width", "tremolo"]
+
+SHAPERS = ("tanh", "soft", "hard", "asymmetric")
+
+
+def parametric_eq(
+    x: torch.Tensor,
+    sample_rate: float,
+    *,
+    peaks: list[tuple] = (),
+    low_shelf: tuple | None = None,
+    high_shelf: tuple | None = None,
+    low_cut_hz: float | torch.Tensor | None = None,
+    high_cut_hz: float | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Parametric EQ: high-pass, low shelf, peaking bands, high shelf, low-pass, in series.
+
+    Args:
+        x: audio ``(..., T)``.
+        sample_rate: Hz.
+        peaks: ``(cutoff_hz, gain_db, q)`` per peaking band; controls as for the filters.
+        low_shelf, high_shelf: ``(cutoff_hz, gain_db)`` (shelf q = 1/sqrt(2)).
+        low_cut_hz, high_cut_hz: Butterworth high-pass / low-pass corners (12 dB/octave).
+
+    Returns:
+        ``(..., T)``. Gradients: x and every control given as a tensor.
+    """
+    y = check_signal(x)
+    butterworth = 1 / math.sqrt(2)
+    if low_cut_hz is not None:
+        y = biquad(y, "highpass", low_cut_hz, butterworth, sample_rate=sample_rate)
+    if low_shelf is not None:
+        y = biquad(y, "lowshelf", low_shelf[0], butterworth, low_shelf[1], sample_rate=sample_rate)
+    for band in peaks:
+        if len(band) != 3:
+            raise ValueError(f"expected each peak as (cutoff_hz, gain_db, q), got {band!r}")
+        y = biquad(y, "peaking", band[0], band[2], band[1], sample_rate=sample_rate)
+    if high_shelf is not None:
+        y = biquad(
+            y, "highshelf", high_shelf[0], butterworth, high_shelf[1], sample_rate=sample_rate
+        )
+    if high_cut_hz is not None:
+        y = biquad(y, "lowpass", high_cut_hz, butterworth, sample_rate=sample_rate)
+    return y
+
+
+def _shape(v: torch.Tensor, shape: str) -> torch.Tensor:
+    if shape == "tanh":
+        return torch.tanh(v)
+    if shape == "soft":  # cubic soft clip: smooth, flat beyond |v| = 1.5
+        c = v.clamp(-1.5, 1.5)
+        return c - (4.0 / 27.0) * c**3
+    if shape == "hard":
+        return v.clamp(-1.0, 1.0)
+    # asymmetric: tanh for the positive half, a gentler exponential for the negative
+    return torch.where(v >= 0, torch.tanh(v), -(1 - torch.exp(v)) * 0.8 + torch.tanh(v) * 0.2)
+
+
+def distortion(
+    x: torch.Tensor,
+    *,
+    drive_db: float | torch.Tensor = 12.0,
+    shape: str = "tanh",
+    bias: float | torch.Tensor = 0.0,
+    mix: float | torch.Tensor = 1.0,
+    output_db: float | torch.Tensor = 0.0,
+) -> torch.Tensor:
+    """Waveshaping distortion: ``wet = f(drive x + bias) - f(bias)``, mixed with the dry signal.
+
+    Subtracting ``f(bias)`` keeps silence silent (no DC step) while the bias still makes
+    the transfer curve asymmetric (even harmonics). Tone shaping is left to EQ before or
+    after, e.g. in a Chain.
+
+    Args:
+        x: audio ``(..., T)``.
+        drive_db: input gain into the shaper, dB.
+        shape: one of :data:`SHAPERS`.
+        bias: offset into the shaper (asymmetry).
+        mix: 0 dry .. 1 wet.
+        output_db: gain after the mix, dB.
+
+    Controls: floats, per item or time-varying (as for the filters).
+    Gradients: x, drive_db, bias, mix, output_db (hard: zero slope beyond the clip).
+    """
+    x = check_signal(x)
+    if shape not in SHAPERS:
+        raise ValueError(f"expected shape in {SHAPERS}, got {shape!r}")
+    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    drive = torch.pow(10.0, as_control(drive_db, x, "drive_db") / 20.0)
+    b = as_control(bias, x, "bias")
+    m = as_control(mix, x, "mix")
+    wet = _shape(drive * x + b, shape) - _shape(b, shape)
+    return (m * wet + (1 - m) * x) * torch.pow(10.0, as_control(output_db, x, "output_db") / 20.0)
+
+
+def pan(x: torch.Tensor, position: float | torch.Tensor) -> torch.Tensor:
+    """Constant-power panner: mono or stereo ``(..., C, T)`` in (C = 1 or 2), stereo out.
+
+    ``position`` in [-1, 1] (left .. right); gains ``cos``/``sin`` of ``(position + 1) pi / 4``
+    so ``gL^2 + gR^2 = 1`` everywhere. A stereo input is balanced the same way per side.
+    """
+    x = check_signal(x, min_ndim=2)
+    if x.shape[-2] not in (1, 2):
+        raise ValueError(f"expected 1 or 2 channels on dim -2, got shape {tuple(x.shape)}")
+    check_range(position, "position", -1.0, 1.0, low_inclusive=True, high_inclusive=True)
+    p = as_control(position, x[..., 0, :], "position")[..., None, :]
+    angle = (p + 1) * (math.pi / 4)
+    gains = torch.cat([torch.cos(angle), torch.sin(angle)], dim=-2) * math.sqrt(2) ** (
+        x.shape[-2] - 1
+    )
+    return x * gains if x.shape[-2] == 2 else x.expand(*x.shape[:-2], 2, x.shape[-1]) * gains
+
+
+def stereo_width(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+    """Mid/side width: ``side *= width`` (0 mono, 1 unchanged, up to 2 wider) on ``(..., 2, T)``."""
+    x = check_signal(x, min_ndim=2)
+    if x.shape[-2] != 2:
+        raise ValueError(f"expected stereo (2 channels on dim -2), got shape {tuple(x.shape)}")
+    check_range(width, "width", 0.0, 2.0, low_inclusive=True, high_inclusive=True)
+    w = as_control(width, x[..., 0, :], "width")
+    mid = (x[..., 0, :] + x[..., 1, :]) / 2
+    side = (x[..., 0, :] - x[..., 1, :]) / 2 * w
+    return torch.stack([mid + side, mid - side], dim=-2)
+
+
+def tremolo(
+    x: torch.Tensor,
+    sample_rate: float,
+    rate_hz: float | torch.Tensor,
+    depth: float | torch.Tensor,
+) -> torch.Tensor:
+    """Amplitude modulation by a sine LFO: gain ``1 - depth (1 - cos(2 pi rate t)) / 2``.
+
+    ``depth`` in [0, 1] (1: the gain dips to 0); the gain starts at 1 (t = 0).
+    """
+    x = check_signal(x)
+    check_range(depth, "depth", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    rate = as_control(rate_hz, x, "rate_hz").to(torch.float64)
+    if rate.shape[-1] == 1:
+        rate = rate.expand(*rate.shape[:-1], x.shape[-1])
+    phase = torch.cumsum(rate / sample_rate, -1) - rate / sample_rate
+    d = as_control(depth, x, "depth")
+    gain = 1 - d * (1 - torch.cos(2 * math.pi * phase).to(x.dtype)) / 2
+    return x * gain

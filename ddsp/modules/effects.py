@@ -1,0 +1,141 @@
+"""Effect processors: thin shells over :mod:`ddsp.functional.effects`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from ..functional import SHAPERS, distortion, pan, parametric_eq, stereo_width, tremolo
+from ..params import ParamSpec
+from .base import Processor, check_audio
+from .filters import _below_nyquist
+
+__all__ = ["ParametricEQ", "Distortion", "Panner", "StereoWidth", "Tremolo"]
+
+
+def _freq(name: str, default: float, description: str) -> ParamSpec:
+    return ParamSpec(name, "Hz", 20.0, 20_000.0, default, scale="log", description=description)
+
+
+def _gain(name: str, description: str) -> ParamSpec:
+    return ParamSpec(name, "dB", -24.0, 24.0, 0.0, description=description)
+
+
+def _q(name: str) -> ParamSpec:
+    return ParamSpec(name, "", 0.1, 20.0, 1.0, scale="log", description="peak width")
+
+
+class ParametricEQ(Processor):
+    """Five-band parametric EQ: low cut, low shelf, three peaks, high shelf, high cut.
+
+    Each band is an RBJ biquad (see :func:`ddsp.functional.parametric_eq`); at their
+    defaults the shelves and peaks are flat (0 dB) and the cuts sit at 20 Hz / 20 kHz.
+    Shape: ``(batch, channels, time) -> (batch, channels, time)``.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        _freq("low_cut_hz", 20.0, "high-pass corner"),
+        _freq("low_shelf_hz", 120.0, "low shelf corner"),
+        _gain("low_shelf_db", "low shelf gain"),
+        _freq("peak1_hz", 400.0, "band 1 centre"),
+        _gain("peak1_db", "band 1 gain"),
+        _q("peak1_q"),
+        _freq("peak2_hz", 1500.0, "band 2 centre"),
+        _gain("peak2_db", "band 2 gain"),
+        _q("peak2_q"),
+        _freq("peak3_hz", 5000.0, "band 3 centre"),
+        _gain("peak3_db", "band 3 gain"),
+        _q("peak3_q"),
+        _freq("high_shelf_hz", 8000.0, "high shelf corner"),
+        _gain("high_shelf_db", "high shelf gain"),
+        _freq("high_cut_hz", 20_000.0, "low-pass corner"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        x = check_audio(x)
+        c = self.controls(**controls)
+        f = {k: _below_nyquist(v, self.sample_rate) for k, v in c.items() if k.endswith("_hz")}
+        return parametric_eq(
+            x,
+            self.sample_rate,
+            peaks=[(f[f"peak{i}_hz"], c[f"peak{i}_db"], c[f"peak{i}_q"]) for i in (1, 2, 3)],
+            low_shelf=(f["low_shelf_hz"], c["low_shelf_db"]),
+            high_shelf=(f["high_shelf_hz"], c["high_shelf_db"]),
+            low_cut_hz=f["low_cut_hz"],
+            high_cut_hz=f["high_cut_hz"],
+        )
+
+
+class Distortion(Processor):
+    """Waveshaping distortion (see :func:`ddsp.functional.distortion`).
+
+    Shape: ``(batch, channels, time) -> (batch, channels, time)``.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("drive_db", "dB", 0.0, 48.0, 12.0, description="gain into the shaper"),
+        ParamSpec("bias", "", -1.0, 1.0, 0.0, description="asymmetry"),
+        ParamSpec("mix", "", 0.0, 1.0, 1.0, description="dry 0 .. wet 1"),
+        ParamSpec("output_db", "dB", -48.0, 12.0, -6.0, description="output gain"),
+    )
+
+    def __init__(self, sample_rate: float, shape: str = "tanh", **values: float) -> None:
+        if shape not in SHAPERS:
+            raise ValueError(f"expected shape in {SHAPERS}, got {shape!r}")
+        super().__init__(sample_rate, **values)
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        return distortion(
+            check_audio(x),
+            drive_db=c["drive_db"],
+            shape=self.shape,
+            bias=c["bias"],
+            mix=c["mix"],
+            output_db=c["output_db"],
+        )
+
+    def options(self) -> dict[str, Any]:
+        return {"shape": self.shape}
+
+
+def _per_item(value: Any) -> Any:
+    # controls() gives (batch, 1) or (batch, 1, frames); these ops read (batch,) or (batch, frames)
+    return value[:, 0] if isinstance(value, torch.Tensor) and value.ndim >= 2 else value
+
+
+class Panner(Processor):
+    """Constant-power panner, mono or stereo in, stereo out (see :func:`ddsp.functional.pan`)."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("position", "", -1.0, 1.0, 0.0, description="left -1 .. right 1"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        return pan(check_audio(x), _per_item(self.controls(**controls)["position"]))
+
+
+class StereoWidth(Processor):
+    """Mid/side stereo width (see :func:`ddsp.functional.stereo_width`); stereo in and out."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("width", "", 0.0, 2.0, 1.0, description="0 mono, 1 as is, 2 wide"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        return stereo_width(check_audio(x), _per_item(self.controls(**controls)["width"]))
+
+
+class Tremolo(Processor):
+    """Sine tremolo (see :func:`ddsp.functional.tremolo`)."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("rate_hz", "Hz", 0.1, 30.0, 5.0, scale="log", description="LFO rate"),
+        ParamSpec("depth", "", 0.0, 1.0, 0.5, description="0 none .. 1 full"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        return tremolo(check_audio(x), self.sample_rate, c["rate_hz"], c["depth"])
