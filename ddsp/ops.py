@@ -15,6 +15,7 @@ from torch.autograd.function import once_differentiable
 
 from .kernels import allpole as _ap
 from .kernels import compressor as _dyn
+from .kernels import delay as _dl
 from .kernels import envelope as _env
 from .kernels import harmonic as _hm
 from .kernels import sinusoidal as _sn
@@ -585,4 +586,53 @@ class FusedDynamics(torch.autograd.Function):
             gy0[:, 0] if need[2] else None,
             None,
             None,
+        )
+
+
+# --------------------------------------------------------------------------- delay line
+
+
+class FeedbackDelay(torch.autograd.Function):
+    """Fractional feedback delay (see :mod:`ddsp.kernels.delay`).
+
+    Inputs ``x (N, T)``, delay in samples ``d (N, Td)`` (>= 1), feedback ``fb (N, Tf)``;
+    output ``y (N, T)`` (the delayed signal, without the dry part).
+    """
+
+    @staticmethod
+    def forward(x, d, fb):  # type: ignore[override]
+        y = torch.empty_like(x)
+        dispatch(_dl.delay_cpu, _dl.delay_cuda, x, d, fb, y)
+        return y
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+        ctx.save_for_backward(*inputs, output)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, gy: torch.Tensor) -> Any:
+        x, d, fb, y = ctx.saved_tensors
+        lu = torch.empty(x.shape, dtype=torch.float64, device=x.device)
+        gx = torch.empty_like(x)
+        gd = torch.empty(d.shape, dtype=torch.float64, device=x.device)
+        gfb = torch.empty(fb.shape, dtype=torch.float64, device=x.device)
+        dispatch(
+            _dl.delay_adjoint_cpu,
+            _dl.delay_adjoint_cuda,
+            gy.contiguous(),
+            x,
+            d,
+            fb,
+            y,
+            lu,
+            gx,
+            gd,
+            gfb,
+        )
+        need = ctx.needs_input_grad
+        return (
+            gx if need[0] else None,
+            gd.to(d.dtype) if need[1] else None,
+            gfb.to(fb.dtype) if need[2] else None,
         )

@@ -12,11 +12,12 @@ from ._compat import ensure_numpy_compat
 # Must run before numba.cuda compiles its first kernel (see _compat).
 ensure_numpy_compat()
 
-from . import allpole, compressor, envelope, harmonic, sinusoidal, svf  # noqa: E402
+from . import allpole, compressor, delay, envelope, harmonic, sinusoidal, svf  # noqa: E402
 
 __all__ = [
     "allpole",
     "compressor",
+    "delay",
     "envelope",
     "harmonic",
     "sinusoidal",

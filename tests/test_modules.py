@@ -38,6 +38,9 @@ EFFECTS = {
     "Panner": lambda: ddsp.Panner(SR, position=0.3),
     "StereoWidth": lambda: ddsp.StereoWidth(SR, width=1.4),
     "Tremolo": lambda: ddsp.Tremolo(SR, rate_hz=7.0, depth=0.4),
+    "Delay": lambda: ddsp.Delay(SR, delay_ms=3.3, feedback=0.5, mix=0.4),
+    "Chorus": lambda: ddsp.Chorus(SR, rate_hz=8.0, depth_ms=2.0, centre_ms=6.0, feedback=0.2),
+    "Flanger": lambda: ddsp.Flanger(SR, rate_hz=4.0),
 }
 
 # effects that need exactly these many input channels

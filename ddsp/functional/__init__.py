@@ -2,7 +2,16 @@
 
 from ._controls import upsample_frames
 from .dynamics import DETECTORS, compressor, expander, gain_curve_db, limiter, smooth_gain
-from .effects import SHAPERS, distortion, pan, parametric_eq, stereo_width, tremolo
+from .effects import (
+    SHAPERS,
+    chorus,
+    delay,
+    distortion,
+    pan,
+    parametric_eq,
+    stereo_width,
+    tremolo,
+)
 from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
     BIQUAD_KINDS,
@@ -56,4 +65,6 @@ __all__ = [
     "pan",
     "stereo_width",
     "tremolo",
+    "delay",
+    "chorus",
 ]

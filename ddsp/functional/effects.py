@@ -11,7 +11,16 @@ from .._checks import check_range, check_signal
 from ._controls import as_control
 from .filters import biquad
 
-__all__ = ["parametric_eq", "distortion", "SHAPERS", "pan", "stereo_width", "tremolo"]
+__all__ = [
+    "parametric_eq",
+    "distortion",
+    "SHAPERS",
+    "pan",
+    "stereo_width",
+    "tremolo",
+    "delay",
+    "chorus",
+]
 
 SHAPERS = ("tanh", "soft", "hard", "asymmetric")
 
@@ -156,3 +165,96 @@ def tremolo(
     d = as_control(depth, x, "depth")
     gain = 1 - d * (1 - torch.cos(2 * math.pi * phase).to(x.dtype)) / 2
     return x * gain
+
+
+def _delay_line(
+    x: torch.Tensor, delay_samples: torch.Tensor, feedback: torch.Tensor
+) -> torch.Tensor:
+    """Run the feedback-delay kernel on rows; controls already ``(*b, Tc)`` tensors."""
+    from ..ops import FeedbackDelay
+    from .filters import _batch_shape, _rows
+
+    batch = _batch_shape(
+        x, delay_samples.shape[:-1], feedback.shape[:-1], names=("delay", "feedback")
+    )
+    n_t = x.shape[-1]
+    y = FeedbackDelay.apply(
+        _rows(x, batch, (n_t,)),
+        _rows(delay_samples, batch, (delay_samples.shape[-1],)),
+        _rows(feedback, batch, (feedback.shape[-1],)),
+    )
+    return y.reshape(*batch, n_t)
+
+
+def delay(
+    x: torch.Tensor,
+    sample_rate: float,
+    delay_ms: float | torch.Tensor,
+    *,
+    feedback: float | torch.Tensor = 0.0,
+    mix: float | torch.Tensor = 0.5,
+) -> torch.Tensor:
+    """Feedback delay (echo) with a fractional, modulatable delay time.
+
+    The wet signal is ``y[t] = u(t - delay)`` with ``u = x + feedback * y``, read with
+    linear interpolation between samples, so it is differentiable in the delay time;
+    out = ``(1 - mix) x + mix y``. The delay is at least one sample.
+
+    Args:
+        x: audio ``(..., T)``.
+        sample_rate: Hz.
+        delay_ms: ms, ``>= 1000 / sample_rate``; float, per item or time-varying.
+        feedback: in ``(-1, 1)``; float, per item or time-varying.
+        mix: 0 dry .. 1 wet.
+
+    Returns:
+        ``(..., T)``. Gradients: x, delay_ms, feedback, mix.
+
+    >>> y = delay(torch.tensor([1.0, 0, 0, 0, 0, 0]), 1000, 2.0, feedback=0.5, mix=1.0)
+    >>> y.tolist()
+    [0.0, 0.0, 1.0, 0.0, 0.5, 0.0]
+    """
+    x = check_signal(x)
+    check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
+    check_range(feedback, "feedback", -1.0, 1.0)
+    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    d = as_control(delay_ms, x, "delay_ms") * (sample_rate / 1000.0)
+    fb = as_control(feedback, x, "feedback")
+    m = as_control(mix, x, "mix")
+    return (1 - m) * x + m * _delay_line(x, d, fb)
+
+
+def chorus(
+    x: torch.Tensor,
+    sample_rate: float,
+    *,
+    rate_hz: float | torch.Tensor = 0.8,
+    depth_ms: float | torch.Tensor = 3.0,
+    centre_ms: float | torch.Tensor = 15.0,
+    feedback: float | torch.Tensor = 0.0,
+    mix: float | torch.Tensor = 0.5,
+) -> torch.Tensor:
+    """Chorus / flanger: a delay swept by a sine LFO, ``centre_ms + depth_ms sin(2 pi rate t)``.
+
+    Chorus: centre 10-30 ms, little feedback; flanger: centre 1-5 ms with feedback.
+    Controls: floats or per item. Gradients: x and every control.
+    """
+    x = check_signal(x)
+    check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    check_range(depth_ms, "depth_ms", 0.0, math.inf, low_inclusive=True)
+    check_range(centre_ms, "centre_ms", 0.0, math.inf)
+    t = torch.arange(x.shape[-1], dtype=torch.float64, device=x.device) / sample_rate
+    rate = as_control(rate_hz, x, "rate_hz")
+    lfo_wave = torch.sin(2 * math.pi * rate.to(torch.float64) * t).to(x.dtype)
+    delay_ms = (
+        as_control(centre_ms, x, "centre_ms") + as_control(depth_ms, x, "depth_ms") * lfo_wave
+    )
+    delay_ms = delay_ms.reshape((1,) * (x.ndim - delay_ms.ndim) + tuple(delay_ms.shape))
+    floor = 1000.0 / sample_rate
+    lowest = as_control(centre_ms, x, "centre_ms") - as_control(depth_ms, x, "depth_ms")
+    if bool((lowest.detach() < floor).any()):  # the sweep's bottom, whatever the signal length
+        raise ValueError(
+            f"expected centre_ms - depth_ms >= {floor:g} ms (one sample), "
+            f"got {float(lowest.detach().min()):g} ms"
+        )
+    return delay(x, sample_rate, delay_ms, feedback=feedback, mix=mix)

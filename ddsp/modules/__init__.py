@@ -3,7 +3,16 @@
 from .base import PROCESSORS, Processor
 from .chain import Chain
 from .dynamics import Compressor, Expander, Limiter
-from .effects import Distortion, Panner, ParametricEQ, StereoWidth, Tremolo
+from .effects import (
+    Chorus,
+    Delay,
+    Distortion,
+    Flanger,
+    Panner,
+    ParametricEQ,
+    StereoWidth,
+    Tremolo,
+)
 from .filters import SVF, Biquad
 from .graph import Graph, Modulation, Node
 from .mix import Gain
@@ -35,4 +44,7 @@ __all__ = [
     "Panner",
     "StereoWidth",
     "Tremolo",
+    "Delay",
+    "Chorus",
+    "Flanger",
 ]

@@ -6,12 +6,30 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..functional import SHAPERS, distortion, pan, parametric_eq, stereo_width, tremolo
+from ..functional import (
+    SHAPERS,
+    chorus,
+    delay,
+    distortion,
+    pan,
+    parametric_eq,
+    stereo_width,
+    tremolo,
+)
 from ..params import ParamSpec
 from .base import Processor, check_audio
 from .filters import _below_nyquist
 
-__all__ = ["ParametricEQ", "Distortion", "Panner", "StereoWidth", "Tremolo"]
+__all__ = [
+    "ParametricEQ",
+    "Distortion",
+    "Panner",
+    "StereoWidth",
+    "Tremolo",
+    "Delay",
+    "Chorus",
+    "Flanger",
+]
 
 
 def _freq(name: str, default: float, description: str) -> ParamSpec:
@@ -139,3 +157,55 @@ class Tremolo(Processor):
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
         c = self.controls(**controls)
         return tremolo(check_audio(x), self.sample_rate, c["rate_hz"], c["depth"])
+
+
+class Delay(Processor):
+    """Feedback delay / echo (see :func:`ddsp.functional.delay`), modulatable delay time."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("delay_ms", "ms", 1.0, 2000.0, 250.0, scale="log", description="delay time"),
+        ParamSpec("feedback", "", -0.95, 0.95, 0.3, description="echo feedback"),
+        ParamSpec("mix", "", 0.0, 1.0, 0.3, description="dry 0 .. wet 1"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        return delay(
+            check_audio(x), self.sample_rate, c["delay_ms"], feedback=c["feedback"], mix=c["mix"]
+        )
+
+
+class Chorus(Processor):
+    """Chorus: an LFO-swept delay of 5-40 ms (see :func:`ddsp.functional.chorus`)."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("rate_hz", "Hz", 0.05, 10.0, 0.8, scale="log", description="sweep rate"),
+        ParamSpec("depth_ms", "ms", 0.0, 4.5, 2.5, description="sweep depth"),
+        ParamSpec("centre_ms", "ms", 5.0, 40.0, 15.0, description="mean delay"),
+        ParamSpec("feedback", "", -0.9, 0.9, 0.0, description="feedback"),
+        ParamSpec("mix", "", 0.0, 1.0, 0.5, description="dry 0 .. wet 1"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        return chorus(
+            check_audio(x),
+            self.sample_rate,
+            rate_hz=c["rate_hz"],
+            depth_ms=c["depth_ms"],
+            centre_ms=c["centre_ms"],
+            feedback=c["feedback"],
+            mix=c["mix"],
+        )
+
+
+class Flanger(Chorus):
+    """Flanger: a short (2.5-10 ms) swept delay with feedback, comb-filter sweeps."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("rate_hz", "Hz", 0.05, 5.0, 0.3, scale="log", description="sweep rate"),
+        ParamSpec("depth_ms", "ms", 0.0, 2.0, 1.5, description="sweep depth"),
+        ParamSpec("centre_ms", "ms", 2.5, 10.0, 3.0, description="mean delay"),
+        ParamSpec("feedback", "", -0.95, 0.95, 0.6, description="feedback"),
+        ParamSpec("mix", "", 0.0, 1.0, 0.5, description="dry 0 .. wet 1"),
+    )

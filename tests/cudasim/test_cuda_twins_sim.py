@@ -310,3 +310,24 @@ def test_fused_dynamics_cuda_twin_matches_cpu_twin(downward):
     )
     for c, d in zip(bufs, gpu):
         np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("tv", [False, True])
+def test_delay_cuda_twin_matches_cpu_twin(tv):
+    from ddsp.kernels.delay import delay_adjoint_cpu, delay_adjoint_cuda, delay_cpu, delay_cuda
+
+    rng = np.random.default_rng(6)
+    n, n_t = 2, 19
+    x = rng.standard_normal((n, n_t))
+    d = rng.uniform(1.0, 6.0, (n, n_t if tv else 1))
+    fb = rng.uniform(-0.7, 0.7, (n, n_t if tv else 1))
+    y = np.empty((n, n_t))
+    delay_cpu(x, d, fb, y)
+    (y_gpu,) = _run(delay_cuda, x, d, fb, np.empty_like(y), n_outputs=1)
+    np.testing.assert_allclose(y_gpu, y, rtol=0, atol=TOL)
+    g = rng.standard_normal((n, n_t))
+    bufs = [np.empty((n, n_t)), np.empty((n, n_t)), np.empty(d.shape), np.empty(fb.shape)]
+    delay_adjoint_cpu(g, x, d, fb, y, *bufs)
+    gpu = _run(delay_adjoint_cuda, g, x, d, fb, y, *[np.empty_like(b) for b in bufs], n_outputs=3)
+    for c, e in zip(bufs[1:], gpu):
+        np.testing.assert_allclose(e, c, rtol=0, atol=TOL)
