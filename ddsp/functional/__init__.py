@@ -26,6 +26,13 @@ from .filters import (
 )
 from .noise import filtered_noise, frequency_filter, magnitudes_to_impulse_responses, white_noise
 from .oscillators import frame_interpolation, harmonic, sinusoidal
+from .reverb import (
+    convolution_reverb,
+    fft_convolve,
+    load_impulse_response,
+    noise_reverb_ir,
+    rt60_from_ir,
+)
 from .waveforms import WAVEFORMS, fm, oscillator, wavetable
 
 __all__ = [
@@ -67,4 +74,9 @@ __all__ = [
     "tremolo",
     "delay",
     "chorus",
+    "convolution_reverb",
+    "fft_convolve",
+    "noise_reverb_ir",
+    "rt60_from_ir",
+    "load_impulse_response",
 ]

@@ -5,9 +5,11 @@ from .chain import Chain
 from .dynamics import Compressor, Expander, Limiter
 from .effects import (
     Chorus,
+    ConvolutionReverb,
     Delay,
     Distortion,
     Flanger,
+    NoiseReverb,
     Panner,
     ParametricEQ,
     StereoWidth,
@@ -47,4 +49,6 @@ __all__ = [
     "Delay",
     "Chorus",
     "Flanger",
+    "NoiseReverb",
+    "ConvolutionReverb",
 ]

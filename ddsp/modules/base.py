@@ -70,6 +70,8 @@ class Processor(nn.Module):
     """
 
     specs: ClassVar[tuple[ParamSpec, ...]] = ()
+    # parameters documented as not differentiable (e.g. a delay in whole samples)
+    nondifferentiable: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
