@@ -1,4 +1,4 @@
-"""The ``ddsp`` command line: ``ddsp bench filters|synth|effects`` (more commands come later)."""
+"""The ``ddsp`` command line: ``ddsp process`` and ``ddsp bench filters|synth|effects``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument(
         "suite", choices=["filters", "synth", "effects"], help="which benchmark to run"
     )
+    sub.add_parser("process", help="run a preset or chain over audio files", add_help=False)
     if not argv:
         p.print_help()
         return 2
     args, rest = p.parse_known_args(argv)
+    if args.command == "process":
+        from .process import main as process_main
+
+        return process_main(rest)
     if args.command == "bench":
         import importlib
 

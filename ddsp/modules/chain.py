@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -13,10 +15,11 @@ __all__ = ["Chain"]
 
 
 class Chain(nn.Module):
-    """Processors in sequence: ``Chain([a, b])(x) == b(a(x))``.
+    """Processors in sequence: ``Chain([a, b])(x) == b(a(x))``, pedalboard-style.
 
-    All processors must share one sample rate. Shape: ``(batch, channels, time)`` in
-    and out (each processor decides its own output channels).
+    All processors share one sample rate. Call it on a tensor ``(batch, channels,
+    time)`` (differentiable) or on a numpy array ``(channels, time)`` with
+    ``sample_rate=`` (returns numpy); mono and stereo are explicit in the channel axis.
     """
 
     def __init__(self, processors: Iterable[Processor] = ()) -> None:
@@ -49,10 +52,49 @@ class Chain(nn.Module):
     def __iter__(self) -> Iterator[Processor]:
         return iter(self.processors)  # type: ignore[arg-type]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Any, sample_rate: float | None = None, tail_seconds: float = 0.0) -> Any:
+        """Process ``x`` through every processor in turn.
+
+        Args:
+            x: a tensor ``(batch, channels, time)``, or a numpy array ``(channels, time)``
+                (or ``(time,)`` for mono), processed without gradients and returned as
+                numpy of the same layout and dtype.
+            sample_rate: Hz of ``x``; required for numpy input, checked if given.
+            tail_seconds: silence appended before processing, so reverbs and delays
+                ring out into the output.
+        """
+        if len(self.processors) == 0:
+            return x
+        if sample_rate is not None and float(sample_rate) != self.sample_rate:
+            raise ValueError(
+                f"expected audio at the chain's sample rate {self.sample_rate:g} Hz, "
+                f"got {float(sample_rate):g} Hz (build the chain or preset at that rate)"
+            )
+        if isinstance(x, np.ndarray):
+            return self._process_numpy(x, sample_rate, tail_seconds)
+        if tail_seconds:
+            x = torch.nn.functional.pad(x, (0, int(round(tail_seconds * self.sample_rate))))
         for p in self.processors:
             x = p(x)
         return x
+
+    def _process_numpy(
+        self, x: np.ndarray, sample_rate: float | None, tail_seconds: float
+    ) -> np.ndarray:
+        if sample_rate is None:
+            raise ValueError("expected sample_rate= with numpy audio (channels, time)")
+        if x.ndim not in (1, 2):
+            raise ValueError(
+                f"expected numpy audio (channels, time) or (time,), got shape {x.shape}"
+            )
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"expected floating-point audio, got dtype {x.dtype}")
+        frames = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(
+            1, -1, x.shape[-1]
+        )
+        with torch.no_grad():
+            y = self.forward(frames, tail_seconds=tail_seconds)[0].numpy()
+        return (y[0] if x.ndim == 1 else y).astype(x.dtype, copy=False)
 
     def reset(self) -> None:
         for p in self.processors:
