@@ -21,7 +21,45 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["interleaved_medians", "peak_memory", "memory_probe", "run", "bench_main"]
+__all__ = [
+    "interleaved_medians",
+    "peak_memory",
+    "memory_probe",
+    "run",
+    "bench_main",
+    "runner",
+]
+
+
+def runner(
+    fn: Callable[..., torch.Tensor],
+    inputs: tuple[torch.Tensor, ...],
+    grad: torch.Tensor,
+    scale: float = 1.0,
+) -> Callable[[bool], Callable[[], object]]:
+    """Case implementation for :func:`run`: ``make(backward)`` -> a zero-argument call.
+
+    Each call runs ``fn`` on fresh leaves copied from ``inputs`` (gradients cleared) and,
+    when ``backward``, backpropagates ``grad`` cut to the output's length. The call
+    carries ``scale`` (time multiplier, for peers timed on a slice) and its ``leaves``.
+    """
+
+    def make(backward: bool) -> Callable[[], object]:
+        leaves = [t.detach().clone().requires_grad_(backward) for t in inputs]
+
+        def call() -> object:
+            for leaf in leaves:
+                leaf.grad = None
+            y = fn(*leaves)
+            if backward:
+                y.backward(grad[..., : y.shape[-1]])
+            return y
+
+        call.scale = scale  # type: ignore[attr-defined]
+        call.leaves = leaves  # type: ignore[attr-defined]
+        return call
+
+    return make
 
 
 def interleaved_medians(

@@ -15,6 +15,7 @@ import torch
 
 from ..functional import compressor
 from ._harness import bench_main
+from ._harness import runner as _runner
 
 
 def _cases(batch: int, n_t: int, seed: int) -> dict[str, dict[str, Callable]]:
@@ -28,25 +29,7 @@ def _cases(batch: int, n_t: int, seed: int) -> dict[str, dict[str, Callable]]:
     sr = 48_000
 
     def runner(fn):
-        def make(backward: bool):
-            leaves = [
-                t.detach().clone().requires_grad_(backward)
-                for t in (x, thr, ratio, attack_ms, release_ms)
-            ]
-
-            def call():
-                for leaf in leaves:
-                    leaf.grad = None
-                y = fn(*leaves)
-                if backward:
-                    y.backward(grad)
-                return y
-
-            call.scale = 1.0
-            call.leaves = leaves
-            return call
-
-        return make
+        return _runner(fn, (x, thr, ratio, attack_ms, release_ms), grad)
 
     impls = {
         "ddsp": runner(

@@ -16,6 +16,7 @@ import torch
 
 from ..functional import allpole, lfilter
 from ._harness import bench_main
+from ._harness import runner as _runner
 
 NAIVE_SLICE = 500
 
@@ -63,23 +64,7 @@ def _cases(
     cases: dict[str, dict[str, Callable[[bool], Callable[[], object]]]] = {}
 
     def runner(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, scale: float = 1.0):
-        def make(backward: bool) -> Callable[[], object]:
-            leaves = [t.detach().clone().requires_grad_(backward) for t in inputs]
-            g = grad[..., : leaves[0].shape[-1]]
-
-            def call() -> object:
-                for leaf in leaves:
-                    leaf.grad = None
-                y = fn(*leaves)
-                if backward:
-                    y.backward(g)
-                return y
-
-            call.scale = scale  # type: ignore[attr-defined]
-            call.leaves = leaves  # type: ignore[attr-defined]
-            return call
-
-        return make
+        return _runner(fn, inputs, grad, scale)
 
     for order in (2, 16):
         a = _stable_tv_coefs(batch, n_t, order, gen)

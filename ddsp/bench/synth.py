@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..functional import harmonic
-from ._harness import bench_main
+from ._harness import bench_main, runner
 
 N_HARMONICS = 100
 HOP = 192  # 250 frames/s at 48 kHz
@@ -43,28 +43,12 @@ def _cases(batch: int, n_t: int, seed: int) -> dict[str, dict[str, Callable]]:
     grad = torch.randn(batch, n_t, generator=gen)
     sr = 48_000.0
 
-    def runner(fn):
-        def make(backward: bool):
-            leaves = [t.detach().clone().requires_grad_(backward) for t in (f0, amps)]
-
-            def call():
-                for leaf in leaves:
-                    leaf.grad = None
-                y = fn(*leaves)
-                if backward:
-                    y.backward(grad)
-                return y
-
-            call.scale = 1.0
-            call.leaves = leaves
-            return call
-
-        return make
-
     return {
         f"harmonic oscillator, {N_HARMONICS} harmonics": {
-            "ddsp": runner(lambda f, a: harmonic(f, a, sample_rate=sr, n_samples=n_t)),
-            "pure torch": runner(lambda f, a: torch_harmonic(f, a, sr, n_t)),
+            "ddsp": runner(
+                lambda f, a: harmonic(f, a, sample_rate=sr, n_samples=n_t), (f0, amps), grad
+            ),
+            "pure torch": runner(lambda f, a: torch_harmonic(f, a, sr, n_t), (f0, amps), grad),
         }
     }
 

@@ -39,22 +39,11 @@ class _Dynamics(Processor):
     def options(self) -> dict[str, Any]:
         return {"detector": self.detector, "link_channels": self.link_channels}
 
-
-class Compressor(_Dynamics):
-    """Feed-forward soft-knee compressor (see :func:`ddsp.functional.compressor`).
-
-    Options: ``detector`` (``"peak"``/``"rms"``), ``link_channels`` (default True: one
-    gain for all channels, so a stereo image holds).
-    Shape: ``(batch, channels, time) -> (batch, channels, time)``.
-    """
-
-    specs: ClassVar[tuple[ParamSpec, ...]] = (THRESHOLD, RATIO, ATTACK, RELEASE, KNEE, MAKEUP)
-
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        x = check_audio(x)
         c = self.controls(**controls)
-        return compressor(
-            x,
+        # compressor or expander: one signature, so one shell serves both
+        return type(self)._function(
+            check_audio(x),
             self.sample_rate,
             c["threshold_db"],
             c["ratio"],
@@ -65,6 +54,18 @@ class Compressor(_Dynamics):
             detector=self.detector,
             link_channels=self.link_channels,
         )
+
+
+class Compressor(_Dynamics):
+    """Feed-forward soft-knee compressor (see :func:`ddsp.functional.compressor`).
+
+    Options: ``detector`` (``"peak"``/``"rms"``), ``link_channels`` (default True: one
+    gain for all channels, so a stereo image holds).
+    Shape: ``(batch, channels, time) -> (batch, channels, time)``.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (THRESHOLD, RATIO, ATTACK, RELEASE, KNEE, MAKEUP)
+    _function = staticmethod(compressor)
 
 
 class Expander(_Dynamics):
@@ -81,22 +82,7 @@ class Expander(_Dynamics):
         KNEE,
         MAKEUP,
     )
-
-    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        x = check_audio(x)
-        c = self.controls(**controls)
-        return expander(
-            x,
-            self.sample_rate,
-            c["threshold_db"],
-            c["ratio"],
-            c["attack_ms"],
-            c["release_ms"],
-            knee_db=c["knee_db"],
-            makeup_db=c["makeup_db"],
-            detector=self.detector,
-            link_channels=self.link_channels,
-        )
+    _function = staticmethod(expander)
 
 
 class Limiter(Processor):
