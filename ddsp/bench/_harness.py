@@ -117,6 +117,8 @@ def peak_memory(module: str, case: str, impl: str, batch: int, n_t: int) -> floa
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"memory probe failed for {case} / {impl}: {last}", file=sys.stderr)
         return None
     return float(out.stdout.strip().splitlines()[-1])
 

@@ -52,7 +52,7 @@ def _cases(batch: int, n_t: int, seed: int) -> dict[str, dict[str, Callable]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ddsp bench effects``."""
-    return bench_main("effects", __name__, _cases, argv)
+    return bench_main("effects", "ddsp.bench.effects", _cases, argv)
 
 
 if __name__ == "__main__":

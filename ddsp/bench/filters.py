@@ -127,7 +127,7 @@ def _cases(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ddsp bench filters`` and ``benchmarks/filters.py``."""
-    return bench_main("filters", __name__, _cases, argv)
+    return bench_main("filters", "ddsp.bench.filters", _cases, argv)
 
 
 if __name__ == "__main__":

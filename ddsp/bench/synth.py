@@ -55,7 +55,7 @@ def _cases(batch: int, n_t: int, seed: int) -> dict[str, dict[str, Callable]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ddsp bench synth``."""
-    return bench_main("synth", __name__, _cases, argv, default_repeats=5)
+    return bench_main("synth", "ddsp.bench.synth", _cases, argv, default_repeats=5)
 
 
 if __name__ == "__main__":
