@@ -17,6 +17,7 @@ from .kernels import allpole as _ap
 from .kernels import compressor as _dyn
 from .kernels import delay as _dl
 from .kernels import envelope as _env
+from .kernels import fdn as _fdn
 from .kernels import harmonic as _hm
 from .kernels import sinusoidal as _sn
 from .kernels import svf as _svf
@@ -30,6 +31,8 @@ __all__ = [
     "iir_op",
     "svf_op",
     "envelope_mask",
+    "DelayNetwork",
+    "line_outputs",
 ]
 
 
@@ -636,3 +639,63 @@ class FeedbackDelay(torch.autograd.Function):
             gd.to(d.dtype) if need[1] else None,
             gfb.to(fb.dtype) if need[2] else None,
         )
+
+
+# --------------------------------------------------------------------------- delay network
+
+
+def line_outputs(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``s_i[t] = v_i[t - m_i]`` (0 before the block): ``v (R, T, N)``, ``m (Rm, N)`` int."""
+    n_t = v.shape[1]
+    idx = torch.arange(n_t, device=v.device)[None, :, None] - m[:, None, :]
+    valid = idx >= 0
+    idx = idx.clamp_min(0).expand(v.shape[0], n_t, v.shape[2])
+    return torch.gather(v, 1, idx) * valid
+
+
+class DelayNetwork(torch.autograd.Function):
+    """Delay lines with one-pole filters and a feedback matrix (see :mod:`ddsp.kernels.fdn`).
+
+    Inputs ``u (R, T, N)``, ``A (RA, N, N)``, ``k, p (Rk, N)``, integer delays
+    ``m (Rm, N)`` (no gradient); outputs the filtered line outputs ``a`` and the line
+    inputs ``v``, both ``(R, T, N)``. The backward is the exact adjoint (one reverse
+    kernel pass), with the parameter gradients as torch reductions over time.
+    """
+
+    @staticmethod
+    def forward(u, A, k, p, m):  # type: ignore[override]
+        a = torch.empty_like(u)
+        v = torch.empty_like(u)
+        dispatch(_fdn.network_cpu, _fdn.network_cuda, u, A, k, p, m, a, v)
+        return a, v
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+        ctx.set_materialize_grads(False)
+        _u, A, k, p, m = inputs
+        ctx.save_for_backward(A, k, p, m, *output)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, ga: Any, gv: Any) -> Any:
+        A, k, p, m, a, v = ctx.saved_tensors
+        if ga is None and gv is None:
+            return None, None, None, None, None
+        ga = torch.zeros_like(a) if ga is None else ga.contiguous()
+        gv = torch.zeros_like(v) if gv is None else gv.contiguous()
+        la = torch.empty_like(a)
+        lv = torch.empty_like(v)
+        dispatch(_fdn.network_adjoint_cpu, _fdn.network_adjoint_cuda, ga, gv, A, k, p, m, la, lv)
+        need = ctx.needs_input_grad
+
+        def per_param(g: torch.Tensor, rows: int) -> torch.Tensor:
+            return g if rows > 1 else g.sum(0, keepdim=True)
+
+        gA = gk = gp = None
+        if need[1]:
+            gA = per_param(torch.einsum("rti,rtj->rij", lv, a), A.shape[0])
+        if need[2]:
+            gk = per_param((la * line_outputs(v, m)).sum(1), k.shape[0])
+        if need[3]:
+            gp = per_param((la[:, 1:] * a[:, :-1]).sum(1), p.shape[0])
+        return lv if need[0] else None, gA, gk, gp, None

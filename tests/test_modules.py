@@ -43,10 +43,16 @@ EFFECTS = {
     "Flanger": lambda: ddsp.Flanger(SR, rate_hz=4.0),
     "NoiseReverb": lambda: ddsp.NoiseReverb(SR, max_seconds=0.05, rt60_s=0.3, mix=0.5),
     "ConvolutionReverb": lambda: ddsp.ConvolutionReverb(SR, ir_seconds=0.02, mix=0.5),
+    "PingPongDelay": lambda: ddsp.PingPongDelay(SR, delay_ms=2.0, feedback=0.5, mix=0.5),
+    "Phaser": lambda: ddsp.Phaser(SR, rate_hz=5.0, stages=6),
+    "FDNReverb": lambda: ddsp.FDNReverb(
+        SR, n_lines=4, min_delay_ms=1.0, max_delay_ms=3.0, pre_delay_ms=1.0, rt60_s=0.2
+    ),
+    "Freeverb": lambda: ddsp.Freeverb(SR // 4, room_size=0.7, damping=0.3, width=0.8, mix=0.5),
 }
 
 # effects that need exactly these many input channels
-CHANNELS = {"StereoWidth": 2, "Panner": 1}
+CHANNELS = {"StereoWidth": 2, "Panner": 1, "PingPongDelay": 2, "FDNReverb": 1, "Freeverb": 2}
 
 
 # Sources and modulators: how to call each, and the shape it returns.

@@ -1,6 +1,7 @@
 """Pure differentiable ops in physical units (``sample_rate`` in Hz, cutoffs in Hz, gains in dB)."""
 
 from ._controls import upsample_frames
+from .algorithmic import fdn_delays, fdn_reverb, freeverb, orthogonal
 from .dynamics import DETECTORS, compressor, expander, gain_curve_db, limiter, smooth_gain
 from .effects import (
     SHAPERS,
@@ -9,6 +10,8 @@ from .effects import (
     distortion,
     pan,
     parametric_eq,
+    phaser,
+    ping_pong_delay,
     stereo_width,
     tremolo,
 )
@@ -79,4 +82,10 @@ __all__ = [
     "noise_reverb_ir",
     "rt60_from_ir",
     "load_impulse_response",
+    "ping_pong_delay",
+    "phaser",
+    "fdn_reverb",
+    "fdn_delays",
+    "orthogonal",
+    "freeverb",
 ]

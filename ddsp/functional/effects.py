@@ -9,7 +9,7 @@ import torch
 
 from .._checks import check_range, check_signal
 from ._controls import as_control
-from .filters import biquad
+from .filters import biquad, lfilter
 
 __all__ = [
     "parametric_eq",
@@ -20,6 +20,8 @@ __all__ = [
     "tremolo",
     "delay",
     "chorus",
+    "ping_pong_delay",
+    "phaser",
 ]
 
 SHAPERS = ("tanh", "soft", "hard", "asymmetric")
@@ -258,3 +260,104 @@ def chorus(
             f"got {float(lowest.detach().min()):g} ms"
         )
     return delay(x, sample_rate, delay_ms, feedback=feedback, mix=mix)
+
+
+def ping_pong_delay(
+    x: torch.Tensor,
+    sample_rate: float,
+    delay_ms: float | torch.Tensor,
+    *,
+    feedback: float | torch.Tensor = 0.5,
+    mix: float | torch.Tensor = 0.5,
+) -> torch.Tensor:
+    """Stereo ping-pong delay: two delay lines, each feeding back into the other.
+
+    ``uL = xL + feedback yR``, ``uR = xR + feedback yL``, ``y(t) = u(t - delay)``: echoes
+    bounce left, right, left... A mono input enters the left line only (the first echo
+    is on the left). Run exactly as two single-line delays on the sum (feedback ``+fb``)
+    and difference (``-fb``) of the lines, so it shares the fractional delay kernel and is
+    differentiable in the delay time.
+
+    Args:
+        x: audio ``(..., C, T)``, ``C`` in {1, 2}.
+        sample_rate: Hz.
+        delay_ms: ms per bounce, ``>= 1000 / sample_rate``; float, per item or time-varying.
+        feedback: in ``(-1, 1)``.
+        mix: 0 dry .. 1 wet.
+
+    Returns:
+        ``(..., 2, T)``. Gradients: x, delay_ms, feedback, mix.
+    """
+    x = check_signal(x, min_ndim=2)
+    if x.shape[-2] not in (1, 2):
+        raise ValueError(f"expected 1 or 2 channels on dim -2, got shape {tuple(x.shape)}")
+    check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
+    check_range(feedback, "feedback", -1.0, 1.0)
+    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    left = x[..., 0:1, :]
+    right = x[..., 1:2, :] if x.shape[-2] == 2 else torch.zeros_like(left)
+    d = as_control(delay_ms, left, "delay_ms") * (sample_rate / 1000.0)
+    fb = as_control(feedback, left, "feedback")
+    both = torch.cat([left + right, left - right], -2)  # sum and difference lines
+    fb2 = torch.cat([fb, -fb], -2) if fb.ndim >= 2 else torch.stack([fb, -fb], -2)
+    y = _delay_line(both, d, fb2)
+    wet = torch.cat([y[..., 0:1, :] + y[..., 1:2, :], y[..., 0:1, :] - y[..., 1:2, :]], -2) / 2
+    dry = left.expand(*left.shape[:-2], 2, left.shape[-1]) if x.shape[-2] == 1 else x
+    m = as_control(mix, left, "mix")
+    return (1 - m) * dry + m * wet
+
+
+def phaser(
+    x: torch.Tensor,
+    sample_rate: float,
+    *,
+    rate_hz: float | torch.Tensor = 0.5,
+    depth_octaves: float | torch.Tensor = 2.0,
+    centre_hz: float | torch.Tensor = 800.0,
+    stages: int = 4,
+    mix: float | torch.Tensor = 0.5,
+) -> torch.Tensor:
+    """Phaser: a chain of first-order allpasses whose break frequency an LFO sweeps.
+
+    Break frequency ``centre_hz * 2 ** (depth_octaves * sin(2 pi rate t))`` (kept below
+    0.45 ``sample_rate``); each stage is ``(c + z^-1) / (1 + c z^-1)`` with
+    ``c = (tan(pi f / fs) - 1) / (tan(pi f / fs) + 1)``, run on the time-varying IIR
+    kernel. Mixing with the dry signal (``mix`` 0.5: deepest) puts ``stages / 2`` notches
+    into the spectrum that sweep up and down. No feedback around the chain.
+
+    Args:
+        x: audio ``(..., T)``.
+        sample_rate: Hz.
+        rate_hz: sweep rate; float or per item.
+        depth_octaves: sweep half-range in octaves, ``>= 0``.
+        centre_hz: centre break frequency.
+        stages: number of allpasses (2 to 12, even for notches).
+        mix: 0 dry .. 1 wet.
+
+    Returns:
+        ``(..., T)``. Gradients: x, rate_hz, depth_octaves, centre_hz, mix.
+    """
+    x = check_signal(x)
+    if not (isinstance(stages, int) and 1 <= stages <= 12):
+        raise ValueError(f"expected stages as an integer in [1, 12], got {stages!r}")
+    check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    check_range(depth_octaves, "depth_octaves", 0.0, 8.0, low_inclusive=True, high_inclusive=True)
+    check_range(centre_hz, "centre_hz", 0.0, sample_rate / 2)
+    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    t = torch.arange(x.shape[-1], dtype=torch.float64, device=x.device) / sample_rate
+    rate = as_control(rate_hz, x, "rate_hz")
+    sweep = torch.sin(2 * math.pi * rate.to(torch.float64) * t).to(x.dtype)
+    octaves = as_control(depth_octaves, x, "depth_octaves") * sweep
+    f = (as_control(centre_hz, x, "centre_hz") * torch.exp2(octaves)).clamp(max=0.45 * sample_rate)
+    w = torch.tan(math.pi * f / sample_rate)
+    c = (w - 1) / (w + 1)
+    c = c.reshape((1,) * (x.ndim - c.ndim) + tuple(c.shape))
+    c = c.expand(*c.shape[:-1], x.shape[-1])  # per-sample coefficients, dims as x
+    one = torch.ones_like(c)
+    b = torch.stack([c, one], -1)  # (..., T, 2): per-sample coefficients
+    a = torch.stack([one, c], -1)
+    y = x
+    for _ in range(stages):
+        y = lfilter(y, b, a)
+    m = as_control(mix, x, "mix")
+    return (1 - m) * x + m * y

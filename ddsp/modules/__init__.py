@@ -1,5 +1,6 @@
 """Processors: ``nn.Module`` shells over the functional ops, with specs and presets."""
 
+from .algorithmic import FDNReverb, Freeverb
 from .base import PROCESSORS, Processor
 from .chain import Chain
 from .dynamics import Compressor, Expander, Limiter
@@ -12,6 +13,8 @@ from .effects import (
     NoiseReverb,
     Panner,
     ParametricEQ,
+    Phaser,
+    PingPongDelay,
     StereoWidth,
     Tremolo,
 )
@@ -51,4 +54,8 @@ __all__ = [
     "Flanger",
     "NoiseReverb",
     "ConvolutionReverb",
+    "PingPongDelay",
+    "Phaser",
+    "FDNReverb",
+    "Freeverb",
 ]

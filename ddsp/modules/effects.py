@@ -14,6 +14,8 @@ from ..functional import (
     distortion,
     pan,
     parametric_eq,
+    phaser,
+    ping_pong_delay,
     stereo_width,
     tremolo,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "Delay",
     "Chorus",
     "Flanger",
+    "PingPongDelay",
+    "Phaser",
     "NoiseReverb",
     "ConvolutionReverb",
 ]
@@ -213,6 +217,59 @@ class Flanger(Chorus):
         ParamSpec("feedback", "", -0.95, 0.95, 0.6, description="feedback"),
         ParamSpec("mix", "", 0.0, 1.0, 0.5, description="dry 0 .. wet 1"),
     )
+
+
+class PingPongDelay(Processor):
+    """Stereo ping-pong delay (see :func:`ddsp.functional.ping_pong_delay`).
+
+    Shape: ``(batch, C, time) -> (batch, 2, time)``, ``C`` in {1, 2}.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("delay_ms", "ms", 1.0, 2000.0, 300.0, scale="log", description="per bounce"),
+        ParamSpec("feedback", "", -0.95, 0.95, 0.5, description="echo feedback"),
+        ParamSpec("mix", "", 0.0, 1.0, 0.3, description="dry 0 .. wet 1"),
+    )
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        return ping_pong_delay(
+            check_audio(x), self.sample_rate, c["delay_ms"], feedback=c["feedback"], mix=c["mix"]
+        )
+
+
+class Phaser(Processor):
+    """Phaser: LFO-swept allpass chain mixed with the dry signal (see
+    :func:`ddsp.functional.phaser`). Option ``stages`` (default 4)."""
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("rate_hz", "Hz", 0.02, 10.0, 0.5, scale="log", description="sweep rate"),
+        ParamSpec("depth_octaves", "oct", 0.0, 4.0, 2.0, description="sweep half-range"),
+        ParamSpec("centre_hz", "Hz", 50.0, 5000.0, 800.0, scale="log", description="centre"),
+        ParamSpec("mix", "", 0.0, 1.0, 0.5, description="dry 0 .. wet 1 (0.5: deepest)"),
+    )
+
+    def __init__(self, sample_rate: float, stages: int = 4, **values: float) -> None:
+        super().__init__(sample_rate, **values)
+        if not (isinstance(stages, int) and 1 <= stages <= 12):
+            raise ValueError(f"expected stages as an integer in [1, 12], got {stages!r}")
+        self.stages = stages
+
+    def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        centre = _below_nyquist(c["centre_hz"], self.sample_rate)
+        return phaser(
+            check_audio(x),
+            self.sample_rate,
+            rate_hz=c["rate_hz"],
+            depth_octaves=c["depth_octaves"],
+            centre_hz=centre,
+            stages=self.stages,
+            mix=c["mix"],
+        )
+
+    def options(self) -> dict[str, Any]:
+        return {"stages": self.stages}
 
 
 class NoiseReverb(Processor):

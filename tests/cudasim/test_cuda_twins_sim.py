@@ -331,3 +331,38 @@ def test_delay_cuda_twin_matches_cpu_twin(tv):
     gpu = _run(delay_adjoint_cuda, g, x, d, fb, y, *[np.empty_like(b) for b in bufs], n_outputs=3)
     for c, e in zip(bufs[1:], gpu):
         np.testing.assert_allclose(e, c, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_delay_network_cuda_twin_matches_cpu_twin(shared):
+    from ddsp.kernels.fdn import (
+        network_adjoint_cpu,
+        network_adjoint_cuda,
+        network_cpu,
+        network_cuda,
+    )
+
+    rng = np.random.default_rng(7)
+    r, n_t, n_l = 2, 17, 3
+    rows = 1 if shared else r
+    u = rng.standard_normal((r, n_t, n_l))
+    q = np.linalg.qr(rng.standard_normal((n_l, n_l)))[0]
+    A = np.ascontiguousarray(np.broadcast_to(0.9 * q, (rows, n_l, n_l)))
+    k = rng.uniform(0.2, 0.9, (rows, n_l))
+    p = rng.uniform(-0.5, 0.5, (rows, n_l))
+    m = rng.integers(1, 5, (rows, n_l))
+    a, v = np.empty_like(u), np.empty_like(u)
+    network_cpu(u, A, k, p, m, a, v)
+    a_gpu, v_gpu = _run(
+        network_cuda, u, A, k, p, m, np.empty_like(u), np.empty_like(u), n_outputs=2
+    )
+    np.testing.assert_allclose(a_gpu, a, rtol=0, atol=TOL)
+    np.testing.assert_allclose(v_gpu, v, rtol=0, atol=TOL)
+    ga, gv = rng.standard_normal(u.shape), rng.standard_normal(u.shape)
+    la, lv = np.empty_like(u), np.empty_like(u)
+    network_adjoint_cpu(ga, gv, A, k, p, m, la, lv)
+    gpu = _run(
+        network_adjoint_cuda, ga, gv, A, k, p, m, np.empty_like(u), np.empty_like(u), n_outputs=2
+    )
+    np.testing.assert_allclose(gpu[0], la, rtol=0, atol=TOL)
+    np.testing.assert_allclose(gpu[1], lv, rtol=0, atol=TOL)

@@ -1,0 +1,300 @@
+"""Algorithmic reverbs on the delay-network kernel: the feedback delay network (FDN) and
+Freeverb. Audio in ``(..., C, T)`` with ``C`` 1 or 2, stereo out ``(..., 2, T)``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from .._checks import _checking, check_range, check_signal
+from ._controls import as_control
+
+__all__ = [
+    "fdn_reverb",
+    "fdn_delays",
+    "orthogonal",
+    "absorption",
+    "freeverb",
+]
+
+_LN_1000 = math.log(1000.0)
+
+
+def orthogonal(weight: torch.Tensor) -> torch.Tensor:
+    """An orthogonal matrix from any square ``weight (..., N, N)``: ``expm(W - W^T)``.
+
+    The exponential of a skew-symmetric matrix is a rotation, so a feedback matrix built
+    this way stays exactly orthogonal (lossless) whatever the optimiser does to ``W``.
+    """
+    return torch.linalg.matrix_exp(weight - weight.transpose(-1, -2))
+
+
+def _primes_up_to(n: int) -> list[int]:
+    sieve = bytearray([1]) * (n + 1)
+    sieve[:2] = b"\x00\x00"
+    for i in range(2, int(n**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = bytearray(len(sieve[i * i :: i]))
+    return [i for i in range(n + 1) if sieve[i]]
+
+
+def fdn_delays(
+    n_lines: int, sample_rate: float, min_ms: float = 20.0, max_ms: float = 50.0
+) -> list[int]:
+    """``n_lines`` distinct prime delay lengths in samples, spread geometrically between
+    ``min_ms`` and ``max_ms`` (primes are mutually coprime, so echoes do not pile up)."""
+    if not 1 <= n_lines <= 64:
+        raise ValueError(f"expected 1 <= n_lines <= 64, got {n_lines}")
+    if not 0 < min_ms <= max_ms:
+        raise ValueError(f"expected 0 < min_ms <= max_ms, got {min_ms}, {max_ms}")
+    lo, hi = min_ms * sample_rate / 1000, max_ms * sample_rate / 1000
+    primes = _primes_up_to(int(hi * 1.5) + 100)
+    out: list[int] = []
+    for i in range(n_lines):
+        target = lo * (hi / lo) ** (i / max(n_lines - 1, 1))
+        best = min((p for p in primes if p not in out), key=lambda p: abs(p - target))
+        out.append(best)
+    return out
+
+
+def absorption(
+    delays: torch.Tensor,
+    sample_rate: float,
+    rt60_s: torch.Tensor,
+    high_rt60_ratio: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-pole absorption filters ``H_i(z) = k_i / (1 - p_i z^-1)`` for lines of
+    ``delays`` samples, so that every pass through line ``i`` loses exactly what a decay of
+    60 dB in ``rt60_s`` (at DC) and in ``rt60_s * high_rt60_ratio`` (at Nyquist) allows.
+
+    ``|H(1)| = g_dc = 1000^(-m / (fs rt60))``, ``|H(-1)| = g_ny`` likewise, solved exactly:
+    ``p = (1 - r) / (1 + r)`` with ``r = g_ny / g_dc``, ``k = g_dc (1 - p)``. Any positive
+    decay times give ``|p| < 1`` and ``g < 1``: stable for all parameter values.
+
+    Shapes: ``delays (N,)``, ``rt60_s`` and ``high_rt60_ratio`` ``(R, 1)``; returns ``k, p (R, N)``.
+    """
+    m = delays.to(rt60_s.dtype)
+    log_g_dc = -_LN_1000 * m / (sample_rate * rt60_s)
+    log_r = log_g_dc / high_rt60_ratio - log_g_dc
+    p = -torch.tanh(log_r / 2)  # (1 - r) / (1 + r), finite for any log r
+    return torch.exp(log_g_dc) * (1 - p), p
+
+
+def _row_control(value: float | torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+    """A per-item control as ``(R, 1)`` over the rows ``x.shape[:-2]`` (or ``(1, 1)``)."""
+    c = as_control(value, x, name)
+    if c.shape[-1] != 1:
+        raise ValueError(f"expected {name} as a float or one value per item, not time-varying")
+    if c.ndim == 1 or c.numel() == 1:
+        return c.reshape(1, 1)
+    c = c.expand(*x.shape[:-1], 1)[..., 0, :]  # channels share the reverb's settings
+    return c.reshape(-1, 1)
+
+
+def _network(
+    u: torch.Tensor,
+    A: torch.Tensor,
+    k: torch.Tensor,
+    p: torch.Tensor,
+    m: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    from ..ops import DelayNetwork
+
+    n_r = u.shape[0]
+    rows = max(k.shape[0], p.shape[0])
+    k, p = k.expand(rows, -1).contiguous(), p.expand(rows, -1).contiguous()
+    if rows not in (1, n_r) or A.shape[0] not in (1, n_r) or m.shape[0] not in (1, n_r):
+        raise ValueError(f"expected controls for 1 or {n_r} items")
+    return DelayNetwork.apply(u.contiguous(), A.contiguous(), k, p, m.contiguous())
+
+
+def _channel_shared(c: torch.Tensor) -> torch.Tensor:
+    """A control from :func:`as_control` for ``(..., C, T)`` audio, first channel's value
+    kept so it broadcasts over a stereo output whatever ``C`` the input had."""
+    return c[..., :1, :] if c.ndim >= 2 else c
+
+
+def _stereo_dry(x: torch.Tensor) -> torch.Tensor:
+    return x.expand(*x.shape[:-2], 2, x.shape[-1]) if x.shape[-2] == 1 else x
+
+
+def _check_layout(x: torch.Tensor) -> torch.Tensor:
+    x = check_signal(x, min_ndim=2)
+    if x.shape[-2] not in (1, 2):
+        raise ValueError(
+            f"expected mono or stereo audio (..., C, T) with C = 1 or 2, got shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def fdn_reverb(
+    x: torch.Tensor,
+    sample_rate: float,
+    *,
+    delays: Sequence[int] | torch.Tensor,
+    feedback_matrix: torch.Tensor,
+    rt60_s: float | torch.Tensor = 1.5,
+    high_rt60_ratio: float | torch.Tensor = 0.5,
+    input_gains: torch.Tensor | None = None,
+    output_gains: torch.Tensor | None = None,
+    pre_delay_ms: float = 0.0,
+    mix: float | torch.Tensor = 0.3,
+) -> torch.Tensor:
+    """Feedback delay network reverb, run sample by sample in the delay-network kernel.
+
+    The input (downmixed to mono) enters ``N`` delay lines with ``input_gains``; each
+    line's output passes a one-pole absorption filter set from the decay times (see
+    :func:`absorption`), is mixed back into the lines by ``feedback_matrix`` and tapped to
+    the two outputs by ``output_gains``. With an orthogonal matrix every echo path loses
+    60 dB per ``rt60_s`` at DC (``rt60_s * high_rt60_ratio`` at Nyquist): the decay is
+    set exactly, independent of the delays.
+
+    Args:
+        x: audio ``(..., C, T)``, ``C`` in {1, 2}; leave room at the end for the tail.
+        sample_rate: Hz.
+        delays: ``N`` line lengths in samples (integers >= 1; see :func:`fdn_delays`).
+        feedback_matrix: ``(N, N)`` or per item ``(..., N, N)``; orthogonal for a lossless
+            mixing (see :func:`orthogonal`), at least contractive (checked).
+        rt60_s: decay time in s, float or per item.
+        high_rt60_ratio: decay time at Nyquist relative to ``rt60_s``, float or per item.
+        input_gains: ``(N,)``; default ``1/sqrt(N)`` each.
+        output_gains: ``(2, N)``; default alternating signs per channel (decorrelated).
+        pre_delay_ms: silence before the first echo (whole samples, not differentiable).
+        mix: 0 dry .. 1 wet, float or per item.
+
+    Returns:
+        ``(..., 2, T)``. Gradients: x, feedback_matrix, rt60_s, high_rt60_ratio, the gains, mix.
+    """
+    x = _check_layout(x)
+    m = torch.as_tensor(delays, device=x.device).reshape(1, -1)
+    if m.dtype.is_floating_point or m.numel() == 0 or bool((m < 1).any()):
+        raise ValueError(f"expected delays as integers >= 1, got {delays!r}")
+    n_l = m.shape[1]
+    m = m.to(torch.int64)
+    if not isinstance(feedback_matrix, torch.Tensor) or feedback_matrix.shape[-2:] != (n_l, n_l):
+        got = getattr(feedback_matrix, "shape", type(feedback_matrix).__name__)
+        raise ValueError(f"expected feedback_matrix of shape (..., {n_l}, {n_l}), got {got}")
+    A = feedback_matrix.to(x.dtype)
+    if _checking(A):
+        norm = float(torch.linalg.matrix_norm(A.detach(), ord=2).max())
+        if not norm <= 1 + 1e-4:  # float32 rounding of an orthogonal matrix
+            raise ValueError(
+                f"expected an orthogonal or contractive feedback_matrix (spectral norm <= 1), "
+                f"got norm {norm:.4g}: the reverb would never decay"
+            )
+    check_range(rt60_s, "rt60_s", 0.0, math.inf)
+    check_range(high_rt60_ratio, "high_rt60_ratio", 0.0, math.inf)
+    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    check_range(pre_delay_ms, "pre_delay_ms", 0.0, math.inf, low_inclusive=True)
+    gin = torch.full((n_l,), n_l**-0.5, dtype=x.dtype, device=x.device)
+    gin = gin if input_gains is None else input_gains.to(x.dtype)
+    if gin.shape != (n_l,):
+        raise ValueError(f"expected input_gains of shape ({n_l},), got {tuple(gin.shape)}")
+    if output_gains is None:
+        sign = torch.tensor([1.0, -1.0], dtype=x.dtype, device=x.device)
+        gout = torch.stack([sign.repeat(n_l)[:n_l], sign.repeat(n_l)[1 : n_l + 1]]) * n_l**-0.5
+        gout[1, ::4] *= -1  # make the two channels' taps differ by more than a sign
+    else:
+        gout = output_gains.to(x.dtype)
+    if gout.shape != (2, n_l):
+        raise ValueError(f"expected output_gains of shape (2, {n_l}), got {tuple(gout.shape)}")
+
+    batch, n_t = x.shape[:-2], x.shape[-1]
+    mono = x.mean(-2).reshape(-1, n_t)
+    shift = int(round(pre_delay_ms * sample_rate / 1000.0))
+    if shift:
+        mono = torch.nn.functional.pad(mono, (shift, 0))[:, :n_t]
+    u = mono[:, :, None] * gin
+    if A.ndim > 2:
+        A = A.expand(*batch, n_l, n_l).reshape(-1, n_l, n_l)
+    else:
+        A = A[None]
+    rt = _row_control(rt60_s, x, "rt60_s")
+    ratio = _row_control(high_rt60_ratio, x, "high_rt60_ratio")
+    k, p = absorption(m[0], sample_rate, rt, ratio)
+    a, _v = _network(u, A, k, p, m)
+    wet = (a @ gout.T).transpose(-1, -2).reshape(*batch, 2, n_t)
+    mx = _channel_shared(as_control(mix, x, "mix"))
+    return (1 - mx) * _stereo_dry(x) + mx * wet
+
+
+# Freeverb's tuning at 44.1 kHz (Jezar at Dreampoint, public domain)
+_COMBS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)
+_ALLPASSES = (556, 441, 341, 225)
+_SPREAD = 23
+_FIXED_GAIN = 0.015
+_WET_SCALE = 3.0
+
+
+def freeverb(
+    x: torch.Tensor,
+    sample_rate: float,
+    *,
+    room_size: float | torch.Tensor = 0.5,
+    damping: float | torch.Tensor = 0.5,
+    width: float | torch.Tensor = 1.0,
+    mix: float | torch.Tensor = 0.33,
+) -> torch.Tensor:
+    """Freeverb: 8 parallel lowpass-feedback combs into 4 series allpasses, per channel.
+
+    The classic Schroeder-Moorer design with Freeverb's tuning (line lengths scaled from
+    44.1 kHz; the right channel's lines are 23 samples longer). Comb feedback is
+    ``0.7 + 0.28 room_size``, the in-loop lowpass coefficient ``0.4 damping``.
+
+    Args:
+        x: audio ``(..., C, T)``, ``C`` in {1, 2} (the tank is fed the mono sum).
+        room_size, damping: in [0, 1], float or per item.
+        width: stereo width of the wet signal in [0, 1].
+        mix: 0 dry .. 1 wet.
+
+    Returns:
+        ``(..., 2, T)``. Gradients: x, room_size, damping, width, mix.
+    """
+    from .effects import _delay_line
+
+    x = _check_layout(x)
+    for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
+        check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    scale = sample_rate / 44100.0
+    lengths = torch.tensor(
+        [
+            [max(1, round(c * scale)) for c in _COMBS],
+            [max(1, round((c + _SPREAD) * scale)) for c in _COMBS],
+        ],
+        device=x.device,
+    )
+    batch, n_t = x.shape[:-2], x.shape[-1]
+    n_items = math.prod(batch)
+    mono = x.sum(-2).reshape(-1, 1, n_t) * _FIXED_GAIN
+    u = mono.expand(n_items, 2, n_t).reshape(-1, n_t)[:, :, None].expand(-1, -1, len(_COMBS))
+    fb = 0.7 + 0.28 * _row_control(room_size, x, "room_size")  # (R or 1, 1)
+    damp = 0.4 * _row_control(damping, x, "damping")
+    fb2 = fb.repeat_interleave(2, 0) if fb.shape[0] > 1 else fb  # rows: (item, channel)
+    damp2 = damp.repeat_interleave(2, 0) if damp.shape[0] > 1 else damp
+    eye = torch.eye(len(_COMBS), dtype=x.dtype, device=x.device)
+    A = fb2[:, :, None] * eye
+    k = (1 - damp2).expand(-1, len(_COMBS))
+    p = damp2.expand(-1, len(_COMBS))
+    m = lengths.repeat(n_items, 1) if n_items > 1 else lengths
+    _a, v = _network(u, A, k, p, m)
+    from ..ops import line_outputs
+
+    y = line_outputs(v, m).sum(-1)  # (2 * items, T): the combs' outputs
+    for n in _ALLPASSES:
+        d = torch.tensor(
+            [[max(1, round(n * scale))], [max(1, round((n + _SPREAD) * scale))]],
+            dtype=x.dtype,
+            device=x.device,
+        ).repeat(n_items, 1)
+        fbk = torch.full((1, 1), 0.5, dtype=x.dtype, device=x.device).expand(y.shape[0], 1)
+        y = _delay_line(y, d, fbk) - y
+    wet = y.reshape(*batch, 2, n_t) * _WET_SCALE
+    w = _channel_shared(as_control(width, x, "width"))
+    left, right = wet[..., 0:1, :], wet[..., 1:2, :]
+    wet1, wet2 = (1 + w) / 2, (1 - w) / 2
+    wet = torch.cat([wet1 * left + wet2 * right, wet1 * right + wet2 * left], -2)
+    mx = _channel_shared(as_control(mix, x, "mix"))
+    return (1 - mx) * _stereo_dry(x) + mx * wet
