@@ -173,7 +173,7 @@ def _print_table(
     )
     head = (
         f"{'case':<38} {'implementation':<34} {'fwd ms':>9} {'fwd+bwd ms':>11} "
-        f"{'fwd x':>7} {'f+b x':>7}"
+        f"{'fwd x':>7} {'f+b x':>7} {'fwd RTF':>8}"
     )
     if any("extra_mem_copies" in r for r in rows):
         head += f" {'mem':>6}"
@@ -181,14 +181,15 @@ def _print_table(
     print("-" * len(head))
     ours = {r["case"]: r for r in rows if r["impl"] == "ddsp"}
     for r in rows:
-        print(_table_line(r, ours[r["case"]]))
+        print(_table_line(r, ours[r["case"]], batch * seconds))
     print(
-        "ratios: peer time / ddsp time (above 1x: ddsp is faster); mem: peak memory of one "
+        "ratios: peer time / ddsp time (above 1x: ddsp is faster); fwd RTF: seconds of audio "
+        "processed per second of forward time; mem: peak memory of one "
         "fwd+bwd beyond inputs and outputs, in float32 signal copies (RSS high-water mark)"
     )
 
 
-def _table_line(r: dict, base: dict) -> str:
+def _table_line(r: dict, base: dict, audio_seconds: float) -> str:
     def fmt(key: str) -> str:
         return f"{r[key]:9.2f}" if key in r else f"{'-':>9}"
 
@@ -199,6 +200,8 @@ def _table_line(r: dict, base: dict) -> str:
         f"{r['case']:<38} {r['impl']:<34} {fmt('fwd_ms')} {fmt('fwd+bwd_ms'):>11} "
         f"{ratio('fwd_ms')} {ratio('fwd+bwd_ms')}"
     )
+    rtf = f"{audio_seconds / (r['fwd_ms'] / 1e3):7.0f}x" if r.get("fwd_ms") else f"{'-':>8}"
+    line += f" {rtf}"
     if "extra_mem_copies" in r:
         line += f" {r['extra_mem_copies']:5.1f}c"
     return line

@@ -94,20 +94,30 @@ def _row_control(value: float | torch.Tensor, x: torch.Tensor, name: str) -> tor
 
 
 def _network(
-    u: torch.Tensor,
+    x: torch.Tensor,
+    B: torch.Tensor,
     A: torch.Tensor,
     k: torch.Tensor,
     p: torch.Tensor,
     m: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    Ca: torch.Tensor,
+    Cs: torch.Tensor,
+    D: torch.Tensor,
+) -> torch.Tensor:
+    """Run the delay-network kernel: ``x (R, Ci, T)`` -> ``y (R, Co, T)``."""
     from ..ops import DelayNetwork
 
-    n_r = u.shape[0]
+    n_r = x.shape[0]
     rows = max(k.shape[0], p.shape[0])
-    k, p = k.expand(rows, -1).contiguous(), p.expand(rows, -1).contiguous()
-    if rows not in (1, n_r) or A.shape[0] not in (1, n_r) or m.shape[0] not in (1, n_r):
-        raise ValueError(f"expected controls for 1 or {n_r} items")
-    return DelayNetwork.apply(u.contiguous(), A.contiguous(), k, p, m.contiguous())
+    k, p = k.expand(rows, -1), p.expand(rows, -1)
+    taps = max(Ca.shape[0], Cs.shape[0], D.shape[0])
+    Ca, Cs, D = Ca.expand(taps, -1, -1), Cs.expand(taps, -1, -1), D.expand(taps, -1, -1)
+    for name, t in (("controls", k), ("feedback_matrix", A), ("delays", m), ("mix", Ca)):
+        if t.shape[0] not in (1, n_r):
+            raise ValueError(f"expected {name} for 1 or {n_r} items, got {t.shape[0]}")
+    args = (x, B, A, k, p, m, Ca, Cs, D)
+    y, _a, _v = DelayNetwork.apply(*(t.contiguous() for t in args))
+    return y
 
 
 def _channel_shared(c: torch.Tensor) -> torch.Tensor:
@@ -201,12 +211,8 @@ def fdn_reverb(
     if gout.shape != (2, n_l):
         raise ValueError(f"expected output_gains of shape (2, {n_l}), got {tuple(gout.shape)}")
 
-    batch, n_t = x.shape[:-2], x.shape[-1]
-    mono = x.mean(-2).reshape(-1, n_t)
-    shift = int(round(pre_delay_ms * sample_rate / 1000.0))
-    if shift:
-        mono = torch.nn.functional.pad(mono, (shift, 0))[:, :n_t]
-    u = mono[:, :, None] * gin
+    batch, (n_c, n_t) = x.shape[:-2], x.shape[-2:]
+    rows = x.reshape(-1, n_c, n_t)
     if A.ndim > 2:
         A = A.expand(*batch, n_l, n_l).reshape(-1, n_l, n_l)
     else:
@@ -214,10 +220,19 @@ def fdn_reverb(
     rt = _row_control(rt60_s, x, "rt60_s")
     ratio = _row_control(high_rt60_ratio, x, "high_rt60_ratio")
     k, p = absorption(m[0], sample_rate, rt, ratio)
-    a, _v = _network(u, A, k, p, m)
-    wet = (a @ gout.T).transpose(-1, -2).reshape(*batch, 2, n_t)
-    mx = _channel_shared(as_control(mix, x, "mix"))
-    return (1 - mx) * _stereo_dry(x) + mx * wet
+    mx = _row_control(mix, x, "mix")[:, :, None]  # (R or 1, 1, 1)
+    # the dry signal (upmixed to stereo) rides the kernel's direct path, scaled by 1 - mix
+    dry = torch.ones(2, n_c, dtype=x.dtype, device=x.device) if n_c == 1 else None
+    dry = torch.eye(2, dtype=x.dtype, device=x.device) if dry is None else dry
+    B = gin[:, None].expand(n_l, n_c) / n_c  # the lines hear the mono downmix
+    shift = int(round(pre_delay_ms * sample_rate / 1000.0))
+    if shift:  # the lines hear a delayed copy, fed as an extra input channel
+        late = torch.nn.functional.pad(rows.mean(-2, keepdim=True), (shift, 0))[..., :n_t]
+        rows = torch.cat([rows, late], -2)
+        B = torch.cat([torch.zeros_like(B), gin[:, None]], -1)
+        dry = torch.cat([dry, torch.zeros(2, 1, dtype=x.dtype, device=x.device)], -1)
+    y = _network(rows, B, A, k, p, m, mx * gout, torch.zeros_like(gout)[None], (1 - mx) * dry)
+    return y.reshape(*batch, 2, n_t)
 
 
 # Freeverb's tuning at 44.1 kHz (Jezar at Dreampoint, public domain)
@@ -268,21 +283,21 @@ def freeverb(
     )
     batch, n_t = x.shape[:-2], x.shape[-1]
     n_items = math.prod(batch)
-    mono = x.sum(-2).reshape(-1, 1, n_t) * _FIXED_GAIN
-    u = mono.expand(n_items, 2, n_t).reshape(-1, n_t)[:, :, None].expand(-1, -1, len(_COMBS))
+    mono = x.sum(-2).reshape(-1, 1, n_t)
+    rows = mono.expand(n_items, 2, n_t).reshape(-1, 1, n_t)  # (item, channel) rows
     fb = 0.7 + 0.28 * _row_control(room_size, x, "room_size")  # (R or 1, 1)
     damp = 0.4 * _row_control(damping, x, "damping")
-    fb2 = fb.repeat_interleave(2, 0) if fb.shape[0] > 1 else fb  # rows: (item, channel)
+    fb2 = fb.repeat_interleave(2, 0) if fb.shape[0] > 1 else fb
     damp2 = damp.repeat_interleave(2, 0) if damp.shape[0] > 1 else damp
-    eye = torch.eye(len(_COMBS), dtype=x.dtype, device=x.device)
-    A = fb2[:, :, None] * eye
-    k = (1 - damp2).expand(-1, len(_COMBS))
-    p = damp2.expand(-1, len(_COMBS))
+    n_c = len(_COMBS)
+    A = fb2[:, :, None] * torch.eye(n_c, dtype=x.dtype, device=x.device)
+    k = (1 - damp2).expand(-1, n_c)
+    p = damp2.expand(-1, n_c)
     m = lengths.repeat(n_items, 1) if n_items > 1 else lengths
-    _a, v = _network(u, A, k, p, m)
-    from ..ops import line_outputs
-
-    y = line_outputs(v, m).sum(-1)  # (2 * items, T): the combs' outputs
+    B = torch.full((n_c, 1), _FIXED_GAIN, dtype=x.dtype, device=x.device)
+    taps = torch.ones(1, 1, n_c, dtype=x.dtype, device=x.device)
+    direct = torch.zeros(1, 1, 1, dtype=x.dtype, device=x.device)
+    y = _network(rows, B, A, k, p, m, torch.zeros_like(taps), taps, direct)[:, 0]  # combs' sum
     for n in _ALLPASSES:
         d = torch.tensor(
             [[max(1, round(n * scale))], [max(1, round((n + _SPREAD) * scale))]],

@@ -343,26 +343,47 @@ def test_delay_network_cuda_twin_matches_cpu_twin(shared):
     )
 
     rng = np.random.default_rng(7)
-    r, n_t, n_l = 2, 17, 3
+    r, n_t, n_l, n_in, n_out = 2, 17, 3, 1, 2
     rows = 1 if shared else r
-    u = rng.standard_normal((r, n_t, n_l))
+    x = rng.standard_normal((r, n_in, n_t))
+    B = rng.standard_normal((n_l, n_in))
     q = np.linalg.qr(rng.standard_normal((n_l, n_l)))[0]
     A = np.ascontiguousarray(np.broadcast_to(0.9 * q, (rows, n_l, n_l)))
     k = rng.uniform(0.2, 0.9, (rows, n_l))
     p = rng.uniform(-0.5, 0.5, (rows, n_l))
     m = rng.integers(1, 5, (rows, n_l))
-    a, v = np.empty_like(u), np.empty_like(u)
-    network_cpu(u, A, k, p, m, a, v)
-    a_gpu, v_gpu = _run(
-        network_cuda, u, A, k, p, m, np.empty_like(u), np.empty_like(u), n_outputs=2
-    )
-    np.testing.assert_allclose(a_gpu, a, rtol=0, atol=TOL)
-    np.testing.assert_allclose(v_gpu, v, rtol=0, atol=TOL)
-    ga, gv = rng.standard_normal(u.shape), rng.standard_normal(u.shape)
-    la, lv = np.empty_like(u), np.empty_like(u)
-    network_adjoint_cpu(ga, gv, A, k, p, m, la, lv)
+    Ca, Cs = rng.standard_normal((1, n_out, n_l)), rng.standard_normal((1, n_out, n_l))
+    Cs[0, 0, 1] = 0.0  # a skipped weight
+    Dd = rng.standard_normal((1, n_out, n_in))
+    outs = [np.empty((r, n_out, n_t)), np.empty((r, n_l, n_t)), np.empty((r, n_l, n_t))]
+    block = int(m.min())
+    network_cpu(x, B, A, k, p, m, Ca, Cs, Dd, *outs, block)
     gpu = _run(
-        network_adjoint_cuda, ga, gv, A, k, p, m, np.empty_like(u), np.empty_like(u), n_outputs=2
-    )
-    np.testing.assert_allclose(gpu[0], la, rtol=0, atol=TOL)
-    np.testing.assert_allclose(gpu[1], lv, rtol=0, atol=TOL)
+        lambda *z: network_cuda(*z, block),
+        x, B, A, k, p, m, Ca, Cs, Dd, *[np.empty_like(o) for o in outs],
+        n_outputs=3,
+    )  # fmt: skip
+    for c, g in zip(outs, gpu):
+        np.testing.assert_allclose(g, c, rtol=0, atol=TOL)
+    gy = rng.standard_normal(outs[0].shape)
+    bufs = [
+        np.empty((r, n_l, n_t)),
+        np.empty((r, n_l, block)),
+        np.empty_like(x),
+        np.empty((r, n_l, n_in)),
+        np.empty((r, n_l, n_l)),
+        np.empty((r, n_l)),
+        np.empty((r, n_l)),
+        np.empty((r, n_out, n_l)),
+        np.empty((r, n_out, n_l)),
+        np.empty((r, n_out, n_in)),
+    ]
+    network_adjoint_cpu(gy, x, B, A, k, p, m, Ca, Cs, Dd, outs[1], outs[2], *bufs)
+    gpu = _run(
+        network_adjoint_cuda,
+        gy, x, B, A, k, p, m, Ca, Cs, Dd, outs[1], outs[2],
+        *[np.empty_like(b) for b in bufs],
+        n_outputs=len(bufs) - 2,
+    )  # fmt: skip
+    for c, g in zip(bufs[2:], gpu):
+        np.testing.assert_allclose(g, c, rtol=0, atol=TOL)
