@@ -21,9 +21,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) demos/filter_demo.py --seconds 0.5
 
-# Peers (torchlpc builds its C++ op against the installed torch), then the benchmark.
+# Peers (torchlpc builds its C++ op against the installed torch; --no-deps keeps pip from
+# replacing torch), then the benchmark.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet --no-deps torchlpc philtorch torchcomp
+	$(PY) -m pip install --quiet --no-deps torchlpc philtorch torchcomp flamo
+	$(PY) -m pip install --quiet pedalboard nnaudio pyfar pydantic pyyaml matplotlib tqdm
 	$(VENV)/bin/ddsp bench filters --memory
 	$(VENV)/bin/ddsp bench synth --memory
 	$(VENV)/bin/ddsp bench effects --memory

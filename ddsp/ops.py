@@ -533,9 +533,9 @@ class FusedDynamics(torch.autograd.Function):
 
     @staticmethod
     def forward(x, p, y0, floor2, downward):  # type: ignore[override]
-        out = torch.empty_like(x)
-        ys = torch.empty_like(x)
-        mask = torch.empty(x.shape, dtype=torch.uint8, device=x.device)
+        out = workspace.empty(tuple(x.shape), x.dtype, x.device)
+        ys = workspace.empty(tuple(x.shape), x.dtype, x.device)
+        mask = workspace.empty(tuple(x.shape), torch.uint8, x.device)
         dispatch(
             _dyn.dynamics_cpu,
             _dyn.dynamics_cuda,
@@ -564,7 +564,7 @@ class FusedDynamics(torch.autograd.Function):
         x, p, y0, ys, mask = ctx.saved_tensors
         if grad_out is None:
             return None, None, None, None, None
-        gx = torch.empty_like(x)
+        gx = workspace.empty(tuple(x.shape), x.dtype, x.device)
         gp = torch.empty_like(p)
         gy0 = torch.empty((x.shape[0], 1), dtype=torch.float64, device=x.device)
         dispatch(
