@@ -536,32 +536,24 @@ class FusedDynamics(torch.autograd.Function):
         out = workspace.empty(tuple(x.shape), x.dtype, x.device)
         ys = workspace.empty(tuple(x.shape), x.dtype, x.device)
         mask = workspace.empty(tuple(x.shape), torch.uint8, x.device)
-        dispatch(
-            _dyn.dynamics_cpu,
-            _dyn.dynamics_cuda,
-            x,
-            p,
-            y0[:, None],
-            floor2,
-            downward,
-            out,
-            ys,
-            mask,
-        )
-        return out, ys, mask
+        gs = workspace.empty(tuple(x.shape), x.dtype, x.device)
+        os = workspace.empty(tuple(x.shape), x.dtype, x.device)
+        args = (x, p, y0[:, None], floor2, downward, out, ys, mask, gs, os)
+        dispatch(_dyn.dynamics_cpu, _dyn.dynamics_cuda, *args)
+        return out, ys, mask, gs, os
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
         x, p, y0, floor2, downward = inputs
-        ctx.mark_non_differentiable(output[1], output[2])
+        ctx.mark_non_differentiable(*output[1:])
         ctx.set_materialize_grads(False)
         ctx.floor2, ctx.downward = floor2, downward
-        ctx.save_for_backward(x, p, y0, output[1], output[2])
+        ctx.save_for_backward(x, p, y0, *output[1:])
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_out: Any, _ys: Any, _mask: Any) -> Any:
-        x, p, y0, ys, mask = ctx.saved_tensors
+    def backward(ctx: Any, grad_out: Any, *_state: Any) -> Any:
+        x, p, y0, ys, mask, gs, os = ctx.saved_tensors
         if grad_out is None:
             return None, None, None, None, None
         gx = workspace.empty(tuple(x.shape), x.dtype, x.device)
@@ -578,6 +570,8 @@ class FusedDynamics(torch.autograd.Function):
             ctx.downward,
             ys,
             mask,
+            gs,
+            os,
             gx,
             gp,
             gy0,

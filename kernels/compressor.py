@@ -7,12 +7,14 @@ release_coef, makeup_amp)``:
     #        s = 1/ratio - 1 (compressor) or 1 - ratio (expander)
     # g[t] = 10^(G/20);  c = attack if g[t] < y[t-1] else release  (mask)
     # y[t] = c y[t-1] + (1 - c) g[t];  out[t] = x[t] y[t] makeup
-    #                         (N,T),(N,6),(N,1) -> (N,T) out, (N,T) y, (N,T) mask
+    #          (N,T),(N,6),(N,1) -> (N,T) out, y, mask, and the static gain g and level o
 The adjoint is one reverse pass through the same per-sample chain, with the branch taken
 from the mask (piecewise constant): the smoothing's adjoint ``lam[t] = d[t] + c[t+1]
-lam[t+1]``, then the curve and the detector by the chain rule. Parameter gradients are
-summed per row in float64. The reference is :func:`ddsp.functional.dynamics` composed
-from torch ops, the envelope kernel and the all-pole op.
+lam[t+1]``, then the curve and the detector by the chain rule. It reads g and o as the
+forward left them, so it runs no log or exp (those dominate the forward's cost).
+Parameter gradients are summed per row in float64. The reference is
+:func:`ddsp.functional.dynamics` composed from torch ops, the envelope kernel and the
+all-pole op.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ LOG10_SCALE = 10.0 / math.log(10.0)  # d(10 log10 p)/dp = LOG10_SCALE / p
 DB_TO_NEPER = math.log(10.0) / 20.0  # d(10^(G/20))/dG = g * DB_TO_NEPER
 
 
-def _forward_row(x, p, y0, floor2, downward, out, ys, mask):
+def _forward_row(x, p, y0, floor2, downward, out, ys, mask, gs, os):
     thr = p[0]
     ratio = p[1]
     width = max(p[2], 1e-6)
@@ -45,6 +47,7 @@ def _forward_row(x, p, y0, floor2, downward, out, ys, mask):
         pw = xt * xt + floor2
         if (pw <= quiet) if downward else (pw >= quiet):
             g = 1.0
+            o = -width  # on the flat side of the knee
         else:
             o = sign * (LOG10_SCALE * math.log(pw) - thr)
             if o >= width / 2:
@@ -60,11 +63,12 @@ def _forward_row(x, p, y0, floor2, downward, out, ys, mask):
             mask[t] = 0
         prev = c * prev + (1 - c) * g
         ys[t] = prev
+        gs[t] = g
+        os[t] = o
         out[t] = xt * prev * makeup
 
 
-def _adjoint_row(gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0):
-    thr = p[0]
+def _adjoint_row(gout, x, p, y0, floor2, downward, ys, mask, gs, os, gx, gp, gy0):
     ratio = p[1]
     width = max(p[2], 1e-6)
     c_a = p[3]
@@ -73,7 +77,6 @@ def _adjoint_row(gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0):
     slope = 1.0 / ratio - 1.0 if downward else 1.0 - ratio
     dslope_dratio = -1.0 / (ratio * ratio) if downward else -1.0
     sign = 1.0 if downward else -1.0
-    quiet = math.exp((thr - sign * width / 2) / LOG10_SCALE)
     g_thr = 0.0
     g_slope = 0.0
     g_width = 0.0
@@ -89,21 +92,17 @@ def _adjoint_row(gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0):
         g_mk += go * xt * yt
         lam = go * xt * makeup + carry
         pw = xt * xt + floor2
-        flat = (pw <= quiet) if downward else (pw >= quiet)
-        o = -width if flat else sign * (LOG10_SCALE * math.log(pw) - thr)
+        o = os[t]
+        g = gs[t]
         d_o = 0.0  # dG/do
-        if o <= -width / 2:
-            gdb = 0.0
-        elif o >= width / 2:
-            gdb = slope * o
+        g_slope_t = 0.0
+        if o >= width / 2:
             g_slope_t = o
             d_o = slope
-        else:
+        elif o > -width / 2:
             u = o + width / 2
-            gdb = slope * u * u / (2 * width)
             g_slope_t = u * u / (2 * width)
             d_o = slope * u / width
-        g = 1.0 if flat else math.exp(DB_TO_NEPER * gdb)
         c = c_a if mask[t] == 1 else c_r
         dc = lam * (y_prev - g)
         if mask[t] == 1:
@@ -136,48 +135,48 @@ _adjoint_row_cuda = cuda.jit(device=True)(_adjoint_row)
 
 
 @numba.njit(parallel=True, cache=True)
-def dynamics_cpu(x, p, y0, floor2, downward, out, ys, mask):
+def dynamics_cpu(x, p, y0, floor2, downward, out, ys, mask, gs, os):
     """Fused dynamics forward on the CPU, rows in parallel (module doc)."""
     for i in numba.prange(x.shape[0]):
-        _forward_row_cpu(x[i], p[i], y0[i], floor2, downward, out[i], ys[i], mask[i])
+        _forward_row_cpu(x[i], p[i], y0[i], floor2, downward, out[i], ys[i], mask[i], gs[i], os[i])
 
 
 @numba.njit(parallel=True, cache=True)
-def dynamics_adjoint_cpu(gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0):
+def dynamics_adjoint_cpu(gout, x, p, y0, floor2, downward, ys, mask, gs, os, gx, gp, gy0):
     """Fused dynamics adjoint on the CPU, rows in parallel (module doc)."""
     for i in numba.prange(x.shape[0]):
         _adjoint_row_cpu(
-            gout[i], x[i], p[i], y0[i], floor2, downward, ys[i], mask[i], gx[i], gp[i], gy0[i]
-        )
+            gout[i], x[i], p[i], y0[i], floor2, downward, ys[i], mask[i], gs[i], os[i],
+            gx[i], gp[i], gy0[i],
+        )  # fmt: skip
 
 
 @cuda.jit
-def _forward_kernel(x, p, y0, floor2, downward, out, ys, mask):
+def _forward_kernel(x, p, y0, floor2, downward, out, ys, mask, gs, os):
     i = cuda.grid(1)
     if i < x.shape[0]:
-        _forward_row_cuda(x[i], p[i], y0[i], floor2, downward, out[i], ys[i], mask[i])
+        _forward_row_cuda(x[i], p[i], y0[i], floor2, downward, out[i], ys[i], mask[i], gs[i], os[i])
 
 
 @cuda.jit
-def _adjoint_kernel(gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0):
+def _adjoint_kernel(gout, x, p, y0, floor2, downward, ys, mask, gs, os, gx, gp, gy0):
     i = cuda.grid(1)
     if i < x.shape[0]:
         _adjoint_row_cuda(
-            gout[i], x[i], p[i], y0[i], floor2, downward, ys[i], mask[i], gx[i], gp[i], gy0[i]
-        )
+            gout[i], x[i], p[i], y0[i], floor2, downward, ys[i], mask[i], gs[i], os[i],
+            gx[i], gp[i], gy0[i],
+        )  # fmt: skip
 
 
-def dynamics_cuda(x, p, y0, floor2, downward, out, ys, mask, stream=0):
-    """Fused dynamics forward on a CUDA device, one thread per row."""
+def dynamics_cuda(*args, stream=0):
+    """Fused dynamics forward on a CUDA device, one thread per row (arguments as the CPU twin)."""
     from ._launch import launch_rows
 
-    launch_rows(_forward_kernel, x.shape[0], stream, x, p, y0, floor2, downward, out, ys, mask)
+    launch_rows(_forward_kernel, args[0].shape[0], stream, *args)
 
 
-def dynamics_adjoint_cuda(gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0, stream=0):
-    """Fused dynamics adjoint on a CUDA device, one thread per row."""
+def dynamics_adjoint_cuda(*args, stream=0):
+    """Fused dynamics adjoint on a CUDA device, one thread per row (arguments as the CPU twin)."""
     from ._launch import launch_rows
 
-    launch_rows(
-        _adjoint_kernel, x.shape[0], stream, gout, x, p, y0, floor2, downward, ys, mask, gx, gp, gy0
-    )
+    launch_rows(_adjoint_kernel, args[1].shape[0], stream, *args)

@@ -172,7 +172,7 @@ def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, do
     ]
     p = torch.stack([_rows(c[..., 0].to(torch.float64), batch, ()) for c in cols], dim=-1)
     y0 = torch.ones(p.shape[0], dtype=torch.float64, device=x.device)
-    out, _, _ = FusedDynamics.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, downward)
+    out, *_state = FusedDynamics.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, downward)
     return out.reshape(*batch, n_t)
 
 

@@ -286,15 +286,16 @@ def test_fused_dynamics_cuda_twin_matches_cpu_twin(downward):
     p = np.array([[-12.0, 4.0, 6.0, 0.6, 0.95, 1.2], [-6.0, 2.0, 0.0, 0.3, 0.99, 1.0]])
     y0 = np.ones((n, 1))
     outs = [np.empty((n, n_t)), np.empty((n, n_t)), np.empty((n, n_t), np.uint8)]
+    outs += [np.empty((n, n_t)), np.empty((n, n_t))]  # static gain and level
     dynamics_cpu(x, p, y0, 1e-20, downward, *outs)
     gpu = _run(
-        dynamics_cuda, x, p, y0, 1e-20, downward, *[np.empty_like(o) for o in outs], n_outputs=3
+        dynamics_cuda, x, p, y0, 1e-20, downward, *[np.empty_like(o) for o in outs], n_outputs=5
     )
     for c, d in zip(outs, gpu):
         np.testing.assert_allclose(d, c, rtol=0, atol=TOL)
     g = rng.standard_normal((n, n_t))
     bufs = [np.empty((n, n_t)), np.empty((n, 6)), np.empty((n, 1))]
-    dynamics_adjoint_cpu(g, x, p, y0, 1e-20, downward, outs[1], outs[2], *bufs)
+    dynamics_adjoint_cpu(g, x, p, y0, 1e-20, downward, *outs[1:], *bufs)
     gpu = _run(
         dynamics_adjoint_cuda,
         g,
@@ -303,8 +304,7 @@ def test_fused_dynamics_cuda_twin_matches_cpu_twin(downward):
         y0,
         1e-20,
         downward,
-        outs[1],
-        outs[2],
+        *outs[1:],
         *[np.empty_like(b) for b in bufs],
         n_outputs=3,
     )
