@@ -387,3 +387,21 @@ def test_delay_network_cuda_twin_matches_cpu_twin(shared):
     )  # fmt: skip
     for c, g in zip(bufs[2:], gpu):
         np.testing.assert_allclose(g, c, rtol=0, atol=TOL)
+
+
+def test_viterbi_cuda_twin_matches_cpu_twin():
+    from ddsp.kernels.viterbi import viterbi_cpu, viterbi_cuda
+
+    rng = np.random.default_rng(8)
+    obs = np.log(rng.uniform(0.01, 1, (2, 12, 3)))
+    obs[rng.uniform(size=obs.shape) < 0.3] = -np.inf
+    obs[0, 4:6] = -np.inf
+    q = rng.uniform(6, 10, (2, 12, 3))
+    outs = [np.empty((2, 2, 3)), np.empty((2, 12, 3), np.int64), np.empty((2, 12), np.int64)]
+    viterbi_cpu(obs, q.copy(), 0.05, *outs)
+    (path,) = _run(
+        lambda *z: viterbi_cuda(*z),
+        obs, q.copy(), 0.05, *[np.empty_like(o) for o in outs],
+        n_outputs=1,
+    )  # fmt: skip
+    np.testing.assert_array_equal(path, outs[2])
