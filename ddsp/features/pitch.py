@@ -97,8 +97,8 @@ def f0(
     *,
     fmin_hz: float = 40.0,
     fmax_hz: float = 2000.0,
-    threshold_mean: float = 0.15,
-    jump_cost: float = 20.0,
+    threshold_mean: float = 0.2,
+    jump_cost: float = 40.0,
     n_candidates: int = 8,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Estimate f0 and voicing probability per frame.
@@ -108,7 +108,8 @@ def f0(
         sample_rate: Hz (inputs above 16 kHz are resampled to 16 kHz first).
         frame_rate: frames per second; frame ``i`` is centred on ``i / frame_rate`` s.
         fmin_hz, fmax_hz: search range; ``fmax_hz`` below a quarter of the analysis rate.
-        threshold_mean: mean of the beta prior on YIN's threshold (pYIN: 0.1 to 0.2).
+        threshold_mean: mean of the beta prior on YIN's threshold (pYIN uses 0.1 to 0.2;
+            0.2 measured best on sampled instruments, see benchmarks/f0_eval.py).
         jump_cost: Viterbi cost, in nats per octave, of a pitch change between frames.
         n_candidates: candidates kept per frame.
 
@@ -136,6 +137,7 @@ def f0(
 
         x = taf.resample(x, int(round(sample_rate)), int(rate))
     x = x.to(torch.float32 if x.dtype != torch.float64 else x.dtype)
+    x = x - x.mean(-1, keepdim=True)  # DC would read as a period everywhere
     tau_min = max(2, int(rate / fmax_hz))
     tau_max = int(math.ceil(rate / fmin_hz))
     table = _beta_cdf_table(threshold_mean).to(x.device, x.dtype)
@@ -144,17 +146,22 @@ def f0(
     # reach past it, so a period tau is measured around t + tau / 2
     lead = tau_max // 2
     for _, frames in frame_chunks(x, rate, frame_rate, 2 * tau_max + 2, total, lead):
-        frames = frames - frames.mean(-1, keepdim=True)
         tau, p = _candidates(frames, tau_min, tau_max, table, n_candidates)
         taus.append(tau)
         probs.append(p)
     tau = torch.cat(taus, 1)
     prob = torch.cat(probs, 1)
-    voicing = prob.sum(-1).clamp(0, 1)
+    voicing = _median5(prob.sum(-1).clamp(0, 1))  # no isolated (un)voiced frames
     freq = rate / tau
     path = _decode(prob, freq, fmin_hz, jump_cost)
     f0_hz = torch.gather(freq, -1, path[..., None])[..., 0]
     return _fill_unvoiced(f0_hz, voicing > 0.5, fmin_hz), voicing
+
+
+def _median5(v: torch.Tensor) -> torch.Tensor:
+    """Median over 5 frames (ends replicated), ``(batch, frames)``."""
+    padded = torch.nn.functional.pad(v[:, None], (2, 2), mode="replicate")[:, 0]
+    return padded.unfold(-1, 5, 1).median(-1).values
 
 
 def _decode(prob: torch.Tensor, freq: torch.Tensor, fmin_hz: float, jump_cost: float):
