@@ -13,13 +13,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main demo: fit harmonic + noise + reverb to a bundled violin recording (about a minute).
 demo: $(STAMP)
-	$(PY) demos/filter_demo.py --out out/filter_demo.wav
+	$(VENV)/bin/ddsp resynth demos/data/violin.flac -o out/resynth --seconds 60
 
 test: $(STAMP)
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check .
 	$(PY) demos/filter_demo.py --seconds 0.5
+	$(VENV)/bin/ddsp resynth demos/data/violin.flac -o out/smoke --seconds 3 > /dev/null
 
 # Peers (torchlpc builds its C++ op against the installed torch; --no-deps keeps pip from
 # replacing torch), then the benchmark.

@@ -1,4 +1,4 @@
-"""The ``ddsp`` command line: ``ddsp process`` and ``ddsp bench filters|synth|effects``."""
+"""The ``ddsp`` command line: ``resynth``, ``render``, ``process`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         "suite", choices=["filters", "synth", "effects"], help="which benchmark to run"
     )
     sub.add_parser("process", help="run a preset or chain over audio files", add_help=False)
+    sub.add_parser("resynth", help="fit harmonic+noise+reverb to a recording", add_help=False)
+    sub.add_parser(
+        "render", help="re-render controls from ddsp resynth, with edits", add_help=False
+    )
     if not argv:
         p.print_help()
         return 2
@@ -27,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         from .process import main as process_main
 
         return process_main(rest)
+    if args.command == "resynth":
+        from .resynth import main as resynth_main
+
+        return resynth_main(rest)
+    if args.command == "render":
+        from .resynth import render_main
+
+        return render_main(rest)
     if args.command == "bench":
         import importlib
 

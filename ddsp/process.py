@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from .io import CommandError, read_audio, write_audio
 from .modules.base import PROCESSORS
 from .modules.chain import Chain
 from .presets import from_preset_data, load_preset
@@ -31,8 +29,7 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 _STEP = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*$", re.S)
 
 
-class ProcessError(Exception):
-    """A user-facing error: printed, then exit status 2."""
+ProcessError = CommandError  # a user-facing error: printed, then exit status 2
 
 
 def parse_chain(text: str) -> list[dict]:
@@ -102,36 +99,8 @@ def _build(args: argparse.Namespace, sample_rate: float) -> Chain:
     return module
 
 
-def _read(path: Path) -> tuple[np.ndarray, int, str]:
-    try:
-        info = sf.info(str(path))
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises several types for unreadable files
-        raise ProcessError(f"cannot read {path}: {e}") from None
-    if data.shape[0] == 0:
-        raise ProcessError(f"{path} holds no audio (0 frames)")
-    if not np.isfinite(data).all():
-        raise ProcessError(f"{path} holds NaN or infinite samples")
-    return data.T, rate, info.subtype
-
-
-def _write(path: Path, audio: np.ndarray, rate: int, subtype: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF"}
-        sf.write(tmp, audio.T, rate, subtype=subtype, format=fmt.get(path.suffix.lower(), "WAV"))
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, (RuntimeError, ValueError, TypeError, sf.LibsndfileError)):
-            raise ProcessError(f"cannot write {path}: {e}") from None
-        raise
-
-
 def process_file(args: argparse.Namespace, src: Path, dst: Path) -> None:
-    audio, rate, subtype = _read(src)
+    audio, rate, subtype = read_audio(src)
     chain = _build(args, float(rate))
     out = chain(audio, sample_rate=rate, tail_seconds=args.tail)
     peak = float(np.abs(out).max()) if out.size else 0.0
@@ -141,7 +110,7 @@ def process_file(args: argparse.Namespace, src: Path, dst: Path) -> None:
             f"in {args.subtype or subtype}",
             file=sys.stderr,
         )
-    _write(dst, out, rate, args.subtype or subtype)
+    write_audio(dst, out, rate, args.subtype or subtype)
 
 
 def main(argv: list[str] | None = None) -> int:
