@@ -1,4 +1,4 @@
-"""The ``ddsp`` command line: ``resynth``, ``render``, ``process`` and ``bench``."""
+"""The ``ddsp`` command line: ``resynth``, ``render``, ``match``, ``process``, ``bench``."""
 
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ def main(argv: list[str] | None = None) -> int:
         "suite", choices=["filters", "synth", "effects"], help="which benchmark to run"
     )
     sub.add_parser("process", help="run a preset or chain over audio files", add_help=False)
-    sub.add_parser("resynth", help="fit harmonic+noise+reverb to a recording", add_help=False)
-    sub.add_parser(
-        "render", help="re-render controls from ddsp resynth, with edits", add_help=False
-    )
+    commands = {
+        "resynth": "fit harmonic+noise+reverb to a recording",
+        "render": "re-render controls from ddsp resynth, with edits",
+        "match": "fit an effect chain so that it turns dry into wet",
+    }
+    for name, text in commands.items():
+        sub.add_parser(name, help=text, add_help=False)
     if not argv:
         p.print_help()
         return 2
@@ -35,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         from .resynth import main as resynth_main
 
         return resynth_main(rest)
+    if args.command == "match":
+        from .match import main as match_main
+
+        return match_main(rest)
     if args.command == "render":
         from .resynth import render_main
 

@@ -255,7 +255,8 @@ def freeverb(
     """Freeverb: 8 parallel lowpass-feedback combs into 4 series allpasses, per channel.
 
     The classic Schroeder-Moorer design with Freeverb's tuning (line lengths scaled from
-    44.1 kHz; the right channel's lines are 23 samples longer). Comb feedback is
+    44.1 kHz by integer division, as Freeverb and JUCE do; the right channel's lines are
+    23 samples longer at 44.1 kHz). Comb feedback is
     ``0.7 + 0.28 room_size``, the in-loop lowpass coefficient ``0.4 damping``.
 
     Args:
@@ -273,11 +274,14 @@ def freeverb(
     for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
         check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
-    scale = sample_rate / 44100.0
+
+    def scale(n: int) -> int:  # JUCE's and Freeverb's integer scaling of the tunings
+        return max(1, int(sample_rate) * n // 44100)
+
     lengths = torch.tensor(
         [
-            [max(1, round(c * scale)) for c in _COMBS],
-            [max(1, round((c + _SPREAD) * scale)) for c in _COMBS],
+            [scale(c) for c in _COMBS],
+            [scale(c + _SPREAD) for c in _COMBS],
         ],
         device=x.device,
     )
@@ -300,7 +304,7 @@ def freeverb(
     y = _network(rows, B, A, k, p, m, torch.zeros_like(taps), taps, direct)[:, 0]  # combs' sum
     for n in _ALLPASSES:
         d = torch.tensor(
-            [[max(1, round(n * scale))], [max(1, round((n + _SPREAD) * scale))]],
+            [[scale(n)], [scale(n + _SPREAD)]],
             dtype=x.dtype,
             device=x.device,
         ).repeat(n_items, 1)
