@@ -90,3 +90,32 @@ def test_resynth_bad_inputs_fail_clearly_without_outputs(tmp_path, capsys, conte
     assert main(["resynth", str(src), "-o", str(tmp_path / "out"), "--seconds", "1"]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    "kind,rate",
+    [("noise", 16_000), ("clipped", 16_000), ("tone", 8000), ("tone", 96_000)],
+)
+def test_resynth_copes_with_noise_clipping_and_extreme_rates(tmp_path, kind, rate):
+    x = _tone(0.8, rate=rate)
+    if kind == "noise":
+        x = (0.2 * np.random.default_rng(1).standard_normal(x.size)).astype(np.float32)
+    elif kind == "clipped":
+        x = np.clip(4 * x, -0.5, 0.5)
+    src = tmp_path / f"{kind}.wav"
+    sf.write(src, x, rate)
+    assert main(["resynth", str(src), "-o", str(tmp_path), "--seconds", "2"]) == 0
+    y, out_rate = sf.read(tmp_path / f"{kind}.resynth.wav")
+    assert out_rate == rate and y.shape == x.shape and np.isfinite(y).all()
+    rep = json.loads((tmp_path / f"{kind}.report.json").read_text())
+    assert np.isfinite(rep["spectral_distance"])
+
+
+def test_long_files_are_fitted_in_chunk_groups(tmp_path, capsys):
+    src = tmp_path / "long.wav"
+    sf.write(src, _tone(1.5), SR)
+    argv = ["resynth", str(src), "-o", str(tmp_path), "--seconds", "3", "--chunk", "0.5"]
+    assert main([*argv, "--group", "2"]) == 0
+    assert "chunk group 2/2" in capsys.readouterr().err
+    c = Controls.load(tmp_path / "long.controls.npz")
+    assert c.f0_hz.shape[0] == 3 and render(c).shape == (24_000,)

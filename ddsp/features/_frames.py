@@ -11,9 +11,9 @@ import torch
 
 from .._checks import check_signal
 
-__all__ = ["as_mono_batch", "n_frames", "frame_chunks"]
+__all__ = ["as_mono_batch", "n_frames", "frame_chunks", "resample"]
 
-CHUNK_FRAMES = 2048
+CHUNK_SAMPLES = 1 << 21  # framed samples per chunk per row (8 MB in float32)
 
 
 def as_mono_batch(x: object, name: str = "x") -> torch.Tensor:
@@ -54,8 +54,34 @@ def frame_chunks(
     hop = sample_rate / frame_rate
     padded = torch.nn.functional.pad(x, (half, length))  # zeros around the signal
     offsets = torch.arange(length, device=x.device)
-    for start in range(0, total, CHUNK_FRAMES):
-        stop = min(start + CHUNK_FRAMES, total)
+    chunk = max(16, CHUNK_SAMPLES // length)
+    for start in range(0, total, chunk):
+        stop = min(start + chunk, total)
         centres = torch.round(torch.arange(start, stop, dtype=torch.float64) * hop).long()
         index = centres.to(x.device)[:, None] + offsets  # (chunk, length) in padded coords
         yield start, padded[:, index]
+
+
+def resample(x: torch.Tensor, orig: int, new: int, block: int = 1 << 19) -> torch.Tensor:
+    """torchaudio's sinc resampling of ``(batch, time)``, in blocks with margins, so that
+    hours of audio need a few block-sized buffers beyond input and output. Blocks start
+    on multiples of the rate ratio's period and their margins exceed the kernel's reach,
+    so the result equals the one-pass resampling."""
+    import torchaudio.functional as taf
+
+    g = math.gcd(orig, new)
+    period_in, period_out = orig // g, new // g
+    margin = period_in * max(8, math.ceil(64 * orig / min(orig, new) / period_in))
+    step = max(period_in, block // period_in * period_in)
+    n_t = x.shape[-1]
+    if n_t <= step + 2 * margin:
+        return taf.resample(x, orig, new)
+    n_out = math.ceil(n_t * new / orig)
+    out = []
+    for start in range(0, n_t, step):
+        lo, hi = max(0, start - margin), min(n_t, start + step + margin)
+        y = taf.resample(x[..., lo:hi], orig, new)
+        skip = (start - lo) // period_in * period_out
+        keep = min(step, n_t - start) * new // orig if start + step < n_t else None
+        out.append(y[..., skip : None if keep is None else skip + keep])
+    return torch.cat(out, -1)[..., :n_out]

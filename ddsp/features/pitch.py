@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .._checks import check_range
-from ._frames import as_mono_batch, frame_chunks, n_frames
+from ._frames import as_mono_batch, frame_chunks, n_frames, resample
 
 __all__ = ["f0", "ANALYSIS_RATE"]
 
@@ -133,9 +133,7 @@ def f0(
     check_range(threshold_mean, "threshold_mean", 0.0, 1.0)
     total = n_frames(x.shape[-1], sample_rate, frame_rate)
     if sample_rate != rate:
-        import torchaudio.functional as taf
-
-        x = taf.resample(x, int(round(sample_rate)), int(rate))
+        x = resample(x, int(round(sample_rate)), int(rate))
     x = x.to(torch.float32 if x.dtype != torch.float64 else x.dtype)
     x = x - x.mean(-1, keepdim=True)  # DC would read as a period everywhere
     tau_min = max(2, int(rate / fmax_hz))
