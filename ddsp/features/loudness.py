@@ -67,9 +67,10 @@ def loudness(
         weight[-1] *= 2
     weight = (weight / (n * float(window.square().sum()))).to(x.dtype).to(x.device)
     total = n_frames(x.shape[-1], sample_rate, frame_rate)
-    out = []
-    for _, frames in frame_chunks(x, sample_rate, frame_rate, n, total):
+    # results go into one preallocated tensor: small per-chunk tensors kept between the
+    # chunks' large temporaries fragment the heap, and the process grows chunk by chunk
+    mean_square = x.new_empty(x.shape[0], total)
+    for start, frames in frame_chunks(x, sample_rate, frame_rate, n, total):
         power = torch.view_as_real(torch.fft.rfft(frames * window)).square().sum(-1)
-        out.append((power * weight).sum(-1))
-    mean_square = torch.cat(out, dim=1)
+        mean_square[:, start : start + frames.shape[1]] = (power * weight).sum(-1)
     return 10 * torch.log10(mean_square + 10 ** (floor_db / 10))

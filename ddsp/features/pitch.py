@@ -139,16 +139,15 @@ def f0(
     tau_min = max(2, int(rate / fmax_hz))
     tau_max = int(math.ceil(rate / fmin_hz))
     table = _beta_cdf_table(threshold_mean).to(x.device, x.dtype)
-    taus, probs = [], []
+    k = min(n_candidates, tau_max - tau_min + 1)
+    tau = x.new_empty(x.shape[0], total, k)  # preallocated: see loudness
+    prob = x.new_empty(x.shape[0], total, k)
     # the integration window (tau_max samples) is centred on the frame's time; the lags
     # reach past it, so a period tau is measured around t + tau / 2
     lead = tau_max // 2
-    for _, frames in frame_chunks(x, rate, frame_rate, 2 * tau_max + 2, total, lead):
-        tau, p = _candidates(frames, tau_min, tau_max, table, n_candidates)
-        taus.append(tau)
-        probs.append(p)
-    tau = torch.cat(taus, 1)
-    prob = torch.cat(probs, 1)
+    for start, frames in frame_chunks(x, rate, frame_rate, 2 * tau_max + 2, total, lead):
+        stop = start + frames.shape[1]
+        tau[:, start:stop], prob[:, start:stop] = _candidates(frames, tau_min, tau_max, table, k)
     voicing = _median5(prob.sum(-1).clamp(0, 1))  # no isolated (un)voiced frames
     freq = rate / tau
     path = _decode(prob, freq, fmin_hz, jump_cost)
