@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
         "resynth": "fit harmonic+noise+reverb to a recording",
         "render": "re-render controls from ddsp resynth, with edits",
         "match": "fit an effect chain so that it turns dry into wet",
+        "prepare": "slice recordings into a training set with f0 and loudness",
+        "train": "train the DDSP autoencoder (torchrun for several processes)",
+        "transfer": "play a trained instrument with another recording's melody",
     }
     for name, text in commands.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -38,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         from .resynth import main as resynth_main
 
         return resynth_main(rest)
+    if args.command in ("prepare", "train", "transfer"):
+        import importlib
+
+        module = {"prepare": "data", "train": "train", "transfer": "transfer"}[args.command]
+        return importlib.import_module(f"ddsp.training.{module}").main(rest)
     if args.command == "match":
         from .match import main as match_main
 
