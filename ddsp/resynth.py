@@ -333,6 +333,31 @@ def resynthesize(
     return rep
 
 
+def resynthesize_with_model(run: Path, src: Path, out_dir: Path) -> dict:
+    """Resynthesis by a trained autoencoder (no fitting, no adaptation): audio, picture
+    and report in ``out_dir``."""
+    from .training.transfer import transfer
+
+    start = time.perf_counter()
+    y, sr, _ = transfer(run, src, octaves=0, loudness_shift=0.0)
+    audio, rate, _ = read_audio(src)
+    mono = torch.from_numpy(audio.mean(0))[None]
+    if rate != sr:
+        from .features._frames import resample
+
+        mono = resample(mono, int(rate), sr)
+    result = FitResult(None, torch.from_numpy(y)[None], 0, time.perf_counter() - start, [])  # type: ignore[arg-type]
+    rep = report(mono, result, sr)
+    stem = src.stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_audio(out_dir / f"{stem}.resynth.wav", y[None], sr, "PCM_16")
+    spectrogram_png(out_dir / f"{stem}.spectrograms.png", mono[0].numpy(), y, sr)
+    rep.update({"input": str(src), "model": str(run)})
+    with atomic_path(out_dir / f"{stem}.report.json") as tmp:
+        tmp.write_text(json.dumps(rep, indent=2))
+    return rep
+
+
 def _merge(parts: list[Controls], total: int) -> Controls:
     cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
     first = parts[0]
@@ -361,10 +386,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk", type=float, default=8.0, help="seconds per chunk (long files)")
     p.add_argument("--group", type=int, default=8, help="chunks fitted at once")
     p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--model", type=Path, help="a run folder of ddsp train: resynthesize with it")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        if args.model is not None:
+            rep = resynthesize_with_model(args.model, args.input, args.out)
+            print(json.dumps(rep, indent=2))
+            return 0
         if args.seconds <= 0 or args.chunk <= 0 or args.group < 1 or args.rate < 8000:
             raise CommandError("expected --seconds > 0, --chunk > 0, --group >= 1, --rate >= 8000")
         rep = resynthesize(args.input, args.out, rate=args.rate, seconds=args.seconds,

@@ -127,6 +127,11 @@ def test_transfer_writes_audio_and_bad_inputs_fail_clearly(data, tmp_path, capsy
     assert rate == SR and y.shape == (24_000,) and np.isfinite(y).all()
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["octaves"] == -1  # 500 Hz toward the training set's ~250 Hz
+    assert main(["resynth", str(src), "-o", str(tmp_path / "rs"), "--model", str(run)]) == 0
+    assert sf.read(tmp_path / "rs" / "melody.resynth.wav")[0].shape == (24_000,)
+    rep = json.loads((tmp_path / "rs" / "melody.report.json").read_text())
+    assert np.isfinite(rep["spectral_distance"]) and rep["model"] == str(run)
+    capsys.readouterr()
     sf.write(tmp_path / "quiet.wav", np.zeros(SR, np.float32), SR)
     assert main(["transfer", str(run), str(tmp_path / "quiet.wav"), str(out)]) == 2
     assert "silent" in capsys.readouterr().err
