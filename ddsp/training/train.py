@@ -287,22 +287,33 @@ def train(
         elapsed = time.perf_counter() - start
         rate = seen / max(elapsed, 1e-9)
         rtf = rate * audio.shape[1] / ex.sample_rate
-        row = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0],
-               "examples_per_s": rate, "realtime_x": rtf, "val_loss": ""}  # fmt: skip
         last = step == cfg.train.steps
-        if val_idx and (step % cfg.train.val_every == 0 or last):
+        validate = bool(val_idx) and (step % cfg.train.val_every == 0 or last)
+        if validate:
             val_loss = _validate(model, ex, val_idx, loss_fn, device, run, step, d)
-            row["val_loss"] = val_loss
-        if step % cfg.train.log_every == 0 or row["val_loss"] != "" or last:
-            log.write(row)
-        if progress and d.main and (time.perf_counter() - last_shown > 1 or last):
-            last_shown = time.perf_counter()
-            print(f"\rstep {step}/{cfg.train.steps} loss {row['loss']:.3f} "
-                  f"{rate:.1f} ex/s ({rtf:.1f}x real time)", end="", file=sys.stderr)  # fmt: skip
+        show = progress and d.main and (time.perf_counter() - last_shown > 1 or last)
+        if validate or show or last or step % cfg.train.log_every == 0:
+            # the loss reaches the host only here: no device-to-host sync on other steps
+            row = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0],
+                   "examples_per_s": rate, "realtime_x": rtf,
+                   "val_loss": val_loss if validate else ""}  # fmt: skip
+            if validate or last or step % cfg.train.log_every == 0:
+                log.write(row)
+            if show:
+                last_shown = time.perf_counter()
+                line = f"step {step}/{cfg.train.steps} loss {row['loss']:.3f}"
+                print(f"\r{line} {rate:.1f} ex/s ({rtf:.1f}x real time)", end="", file=sys.stderr)
         if step % cfg.train.checkpoint_every == 0 or last:
             improved = val_loss is not None and val_loss < best
             best = min(best, val_loss) if val_loss is not None else best
             _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved)
+    if step and step % cfg.train.checkpoint_every and step != cfg.train.steps:
+        # stopped by the time limit between checkpoints: validate and keep this state too
+        if val_idx:
+            val_loss = _validate(model, ex, val_idx, loss_fn, device, run, step, d)
+        improved = val_loss is not None and val_loss < best
+        best = min(best, val_loss) if val_loss is not None else best
+        _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved)
     if progress and d.main:
         print(file=sys.stderr)
     summary = {"steps": step, "val_loss": val_loss, "best_val_loss": best,
