@@ -152,3 +152,16 @@ def test_config_typos_are_errors(data, tmp_path, capsys):
     assert "unknown config key model.hiden" in capsys.readouterr().err
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "not a prepared data folder" in capsys.readouterr().err
+
+
+def test_the_z_encoder_variant_trains_and_transfers(data, tmp_path):
+    _, d = data
+    run = tmp_path / "z"
+    args = ["train", str(d), "--out", str(run), *TINY, "--set", "model.z_dim=4",
+            "--set", "model.n_mfcc=8", "--set", "train.steps=3"]  # fmt: skip
+    assert main(args) == 0
+    src = tmp_path / "m.wav"
+    sf.write(src, _tone(1.0, 260.0), SR)
+    assert main(["transfer", str(run), str(src), str(tmp_path / "o.wav")]) == 0
+    y, rate = sf.read(tmp_path / "o.wav")
+    assert rate == SR and y.shape == (SR,) and np.isfinite(y).all()
