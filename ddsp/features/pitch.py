@@ -117,8 +117,8 @@ def f0(
         ``(f0_hz, voicing)``, both ``(batch, frames)`` with
         ``frames = ceil(time * frame_rate / sample_rate)``. ``voicing`` is in [0, 1],
         voiced where it exceeds 0.5; on unvoiced frames ``f0_hz`` holds the voiced
-        values interpolated (in log frequency) between the neighbouring voiced frames,
-        held at the ends (``fmin_hz`` if nothing is voiced), as a DDSP decoder expects.
+        value of the next voiced frame (the last one at the end; ``fmin_hz`` if nothing
+        is voiced), as a DDSP decoder expects: attacks carry their note's pitch.
         Not differentiable (a decision); runs on CPU or CUDA.
     """
     x = as_mono_batch(x).detach()
@@ -178,16 +178,18 @@ def _decode(prob: torch.Tensor, freq: torch.Tensor, fmin_hz: float, jump_cost: f
 
 
 def _fill_unvoiced(f0_hz: torch.Tensor, voiced: torch.Tensor, fmin_hz: float) -> torch.Tensor:
-    """Interpolate log f0 across unvoiced frames from the voiced ones; hold at the ends."""
+    """Unvoiced frames hold the *next* voiced frame's f0 (the last one after the final
+    voiced frame): a note's attack, still unvoiced, already carries the note's pitch, and
+    no glide is invented between notes."""
     out = f0_hz.clone()
-    log_f = torch.log2(f0_hz.double()).cpu().numpy()
     mask = voiced.cpu().numpy()
-    frames = np.arange(log_f.shape[-1])
-    for row in range(log_f.shape[0]):
-        v = mask[row]
-        if not v.any():
+    n = mask.shape[-1]
+    for row in range(mask.shape[0]):
+        idx = np.flatnonzero(mask[row])
+        if idx.size == 0:
             out[row] = fmin_hz
             continue
-        filled = np.interp(frames, frames[v], log_f[row, v])
-        out[row] = torch.from_numpy(2.0**filled).to(out)
+        nxt = np.searchsorted(idx, np.arange(n))  # first voiced frame at or after each
+        src = idx[np.minimum(nxt, idx.size - 1)]
+        out[row] = f0_hz[row, torch.from_numpy(src).to(f0_hz.device)]
     return out
