@@ -339,13 +339,8 @@ def resynthesize_with_model(run: Path, src: Path, out_dir: Path) -> dict:
     from .training.transfer import transfer
 
     start = time.perf_counter()
-    y, sr, _ = transfer(run, src, octaves=0, loudness_shift=0.0)
-    audio, rate, _ = read_audio(src)
-    mono = torch.from_numpy(audio.mean(0))[None]
-    if rate != sr:
-        from .features._frames import resample
-
-        mono = resample(mono, int(rate), sr)
+    y, sr, info = transfer(run, src, octaves=0, loudness_shift=0.0)
+    mono = info["input_audio"]  # the input as the model heard it (mono, model rate)
     result = FitResult(None, torch.from_numpy(y)[None], 0, time.perf_counter() - start, [])  # type: ignore[arg-type]
     rep = report(mono, result, sr)
     stem = src.stem

@@ -133,7 +133,3 @@ class Autoencoder(nn.Module):
         amp, dist, noise = self.controls(f0_hz, loudness_db, audio)
         y = self.harmonic(f0_hz, amp, dist, n_samples=n) + self.noise(noise, n_samples=n)
         return self.reverb(y)[:, 0]
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -78,7 +78,8 @@ def transfer(
     peak = float(np.abs(y).max())
     if peak > 0.99:
         y = y * (0.99 / peak)
-    info.update({"input_f0_hz": hz2, "input_voicing": voicing, "input_loudness_db": loud2})
+    info.update({"input_f0_hz": hz2, "input_voicing": voicing, "input_loudness_db": loud2,
+                 "input_audio": mono})  # fmt: skip
     return y, sr, info
 
 
