@@ -106,3 +106,14 @@ def check_nonzero(value: torch.Tensor, name: str) -> None:
     """Check that no element of ``value`` is zero (when value checks are on)."""
     if _checking(value) and value.numel() and bool((value == 0).any()):
         raise ValueError(f"expected {name} != 0, got {int((value == 0).sum())} zero value(s)")
+
+
+def check_mono_or_stereo(x: object, name: str = "x") -> torch.Tensor:
+    """:func:`check_signal`, then ``(..., C, T)`` with ``C`` 1 or 2 channels."""
+    x = check_signal(x, name, min_ndim=2)
+    if x.shape[-2] not in (1, 2):
+        raise ValueError(
+            f"expected mono or stereo {name} (..., C, T) with C = 1 or 2 on dim -2, "
+            f"got shape {tuple(x.shape)}"
+        )
+    return x

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import _checking, check_range, check_signal
+from .._checks import _checking, check_mono_or_stereo, check_range
 from ._controls import as_control
 
 __all__ = [
@@ -130,15 +130,6 @@ def _stereo_dry(x: torch.Tensor) -> torch.Tensor:
     return x.expand(*x.shape[:-2], 2, x.shape[-1]) if x.shape[-2] == 1 else x
 
 
-def _check_layout(x: torch.Tensor) -> torch.Tensor:
-    x = check_signal(x, min_ndim=2)
-    if x.shape[-2] not in (1, 2):
-        raise ValueError(
-            f"expected mono or stereo audio (..., C, T) with C = 1 or 2, got shape {tuple(x.shape)}"
-        )
-    return x
-
-
 def fdn_reverb(
     x: torch.Tensor,
     sample_rate: float,
@@ -177,7 +168,7 @@ def fdn_reverb(
     Returns:
         ``(..., 2, T)``. Gradients: x, feedback_matrix, rt60_s, high_rt60_ratio, the gains, mix.
     """
-    x = _check_layout(x)
+    x = check_mono_or_stereo(x)
     m = torch.as_tensor(delays, device=x.device).reshape(1, -1)
     if m.dtype.is_floating_point or m.numel() == 0 or bool((m < 1).any()):
         raise ValueError(f"expected delays as integers >= 1, got {delays!r}")
@@ -270,7 +261,7 @@ def freeverb(
     """
     from .effects import _delay_line
 
-    x = _check_layout(x)
+    x = check_mono_or_stereo(x)
     for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
         check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)

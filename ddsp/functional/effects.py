@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_mono_or_stereo, check_range, check_signal
 from ._controls import as_control
 from .filters import biquad, lfilter
 
@@ -123,9 +123,7 @@ def pan(x: torch.Tensor, position: float | torch.Tensor) -> torch.Tensor:
     ``position`` in [-1, 1] (left .. right); gains ``cos``/``sin`` of ``(position + 1) pi / 4``
     so ``gL^2 + gR^2 = 1`` everywhere. A stereo input is balanced the same way per side.
     """
-    x = check_signal(x, min_ndim=2)
-    if x.shape[-2] not in (1, 2):
-        raise ValueError(f"expected 1 or 2 channels on dim -2, got shape {tuple(x.shape)}")
+    x = check_mono_or_stereo(x)
     check_range(position, "position", -1.0, 1.0, low_inclusive=True, high_inclusive=True)
     p = as_control(position, x[..., 0, :], "position")[..., None, :]
     angle = (p + 1) * (math.pi / 4)
@@ -288,9 +286,7 @@ def ping_pong_delay(
     Returns:
         ``(..., 2, T)``. Gradients: x, delay_ms, feedback, mix.
     """
-    x = check_signal(x, min_ndim=2)
-    if x.shape[-2] not in (1, 2):
-        raise ValueError(f"expected 1 or 2 channels on dim -2, got shape {tuple(x.shape)}")
+    x = check_mono_or_stereo(x)
     check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
     check_range(feedback, "feedback", -1.0, 1.0)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
