@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check .
 	$(PY) demos/filter_demo.py --seconds 0.5
-	$(VENV)/bin/ddsp resynth demos/data/violin.flac -o out/smoke --seconds 3 > /dev/null
+	$(VENV)/bin/ddsp resynth demos/data/violin.flac -o out/smoke --steps 10 > /dev/null
 
 # Peers (torchlpc builds its C++ op against the installed torch; --no-deps keeps pip from
 # replacing torch), then the benchmark.

@@ -43,8 +43,8 @@ def main() -> None:
             audio = render_midi(notes, program, args.rate)[: int(5.5 * args.rate)]
             src = Path(tmp) / f"{program}.wav"
             sf.write(src, audio, args.rate)
-            rep = resynthesize(src, Path(tmp) / "out", rate=args.rate, seconds=args.seconds,
-                               chunk_s=8.0, group=8)  # fmt: skip
+            rep, _ = resynthesize(src, Path(tmp) / "out", rate=args.rate, seconds=args.seconds,
+                                  chunk_s=8.0, group=8)  # fmt: skip
             rows.append((name, rep))
     print(f"ddsp resynth on FluidR3_GM phrases (5.5 s, {args.rate} Hz), {args.seconds:g} s budget")
     head = f"{'instrument':<14} {'dist':>6} {'sine':>6} {'ratio':>6} {'f0 c':>6}"

@@ -1,64 +1,78 @@
-"""The ``ddsp`` command line: ``resynth``, ``render``, ``match``, ``process``, ``bench``."""
+"""The ``ddsp`` command line: one runtime for every command.
+
+Commands (:mod:`ddsp.commands`) parse and check their arguments and call the library;
+errors travel as exceptions to :func:`main`, which prints one line and exits with status
+2 for a problem with the input, files or settings, and 130 on Ctrl-C (after a line saying
+what was saved). ``DDSP_DEBUG=1`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 
 from . import __version__
+from .commands import COMMANDS
+
+__all__ = ["main", "build_parser"]
+
+# command -> module of ddsp.commands that registers it
+_MODULES = {
+    "process": "process",
+    "resynth": "resynth",
+    "render": "resynth",
+    "match": "match",
+    "prepare": "train",
+    "train": "train",
+    "transfer": "train",
+    "bench": "bench",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ddsp", description="Differentiable DSP for PyTorch.")
+    p.add_argument("--version", action="version", version=f"ddsp {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in dict.fromkeys(_MODULES.values()):
+        importlib.import_module(f"ddsp.commands.{module}").add_parser(sub)
+    assert set(_MODULES) == set(COMMANDS), "every command is registered once"
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ddsp`` console script."""
+    """Entry point of the ``ddsp`` console script; returns the exit status."""
+    from .errors import DdspError
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="ddsp", description="Differentiable DSP for PyTorch.")
-    p.add_argument("--version", action="version", version=f"ddsp {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    bench = sub.add_parser("bench", help="benchmarks against peer libraries", add_help=False)
-    bench.add_argument(
-        "suite", choices=["filters", "synth", "effects"], help="which benchmark to run"
-    )
-    sub.add_parser("process", help="run a preset or chain over audio files", add_help=False)
-    commands = {
-        "resynth": "fit harmonic+noise+reverb to a recording",
-        "render": "re-render controls from ddsp resynth, with edits",
-        "match": "fit an effect chain so that it turns dry into wet",
-        "prepare": "slice recordings into a training set with f0 and loudness",
-        "train": "train the DDSP autoencoder (torchrun for several processes)",
-        "transfer": "play a trained instrument with another recording's melody",
-    }
-    for name, text in commands.items():
-        sub.add_parser(name, help=text, add_help=False)
+    parser = build_parser()
     if not argv:
-        p.print_help()
+        parser.print_help()
         return 2
-    args, rest = p.parse_known_args(argv)
-    if args.command == "process":
-        from .process import main as process_main
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
+        return int(e.code or 0)
+    debug = os.environ.get("DDSP_DEBUG") == "1"
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt as e:
+        message = str(e) or "interrupted"
+        print(message if message.startswith("interrupted") else f"interrupted: {message}",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except (DdspError, ValueError, OSError) as e:
+        if debug:
+            raise
+        print(f"error: {_message(e)}", file=sys.stderr)
+        return 2
 
-        return process_main(rest)
-    if args.command == "resynth":
-        from .resynth import main as resynth_main
 
-        return resynth_main(rest)
-    if args.command in ("prepare", "train", "transfer"):
-        import importlib
-
-        module = {"prepare": "data", "train": "train", "transfer": "transfer"}[args.command]
-        return importlib.import_module(f"ddsp.training.{module}").main(rest)
-    if args.command == "match":
-        from .match import main as match_main
-
-        return match_main(rest)
-    if args.command == "render":
-        from .resynth import render_main
-
-        return render_main(rest)
-    if args.command == "bench":
-        import importlib
-
-        return importlib.import_module(f"ddsp.bench.{args.suite}").main(rest)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+def _message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return f"{e.strerror}: {e.filename}"
+    return str(e)
 
 
 if __name__ == "__main__":

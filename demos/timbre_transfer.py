@@ -91,7 +91,7 @@ def main() -> None:
         "train.log_every=20",
     ]
     cfg = load_config(None, defaults + args.set)
-    summary = train(args.out / "data", args.out / "run", cfg)
+    summary = train(args.out / "data", args.out / "run", cfg, overwrite=True)
     print("train:", json.dumps(summary, default=str))
     y, sr, info = transfer(args.out / "run", flute)
     sf.write(args.out / "flute_as_violin.wav", y, sr)

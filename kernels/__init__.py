@@ -4,7 +4,8 @@
 parallel over channels) and ``<loop>_cuda`` (``numba.cuda.jit``). Kernels see arrays and
 loops only; autograd and dispatch live in :mod:`ddsp.ops`.
 
-Installed as ``ddsp.kernels`` (package-dir mapping in ``pyproject.toml``).
+Installed as ``ddsp.kernels`` (``force-include`` in ``pyproject.toml``; editable installs map
+the folder live through ``hatch_build.py``).
 """
 
 from ._compat import ensure_numpy_compat

@@ -12,9 +12,8 @@ The adjoint is one reverse pass through the same per-sample chain, with the bran
 from the mask (piecewise constant): the smoothing's adjoint ``lam[t] = d[t] + c[t+1]
 lam[t+1]``, then the curve and the detector by the chain rule. It reads g and o as the
 forward left them, so it runs no log or exp (those dominate the forward's cost).
-Parameter gradients are summed per row in float64. The reference is
-:func:`ddsp.functional.dynamics` composed from torch ops, the envelope kernel and the
-all-pole op.
+Parameter gradients are summed per row in float64. :func:`dynamics_reference` is the
+same chain in plain torch, one sample at a time (differentiable by autograd).
 """
 
 from __future__ import annotations
@@ -22,30 +21,52 @@ from __future__ import annotations
 import math
 
 import numba
+import torch
 from numba import cuda
 
-__all__ = ["dynamics_cpu", "dynamics_cuda", "dynamics_adjoint_cpu", "dynamics_adjoint_cuda"]
+__all__ = ["dynamics_reference", "dynamics_cpu", "dynamics_cuda", "dynamics_adjoint_cpu", "dynamics_adjoint_cuda"]
 
 LOG10_SCALE = 10.0 / math.log(10.0)  # d(10 log10 p)/dp = LOG10_SCALE / p
 DB_TO_NEPER = math.log(10.0) / 20.0  # d(10^(G/20))/dG = g * DB_TO_NEPER
 
 
-def _forward_row(x, p, y0, floor2, downward, out, ys, mask, gs, os):
+def dynamics_reference(
+    x: torch.Tensor, p: torch.Tensor, y0: torch.Tensor, floor2: float, compress: bool
+) -> torch.Tensor:
+    """Slow, obvious version in torch: ``x (N, T)``, ``p (N, 6)``, ``y0 (N, 1)`` -> ``(N, T)``."""
+    thr, ratio, knee, c_a, c_r, makeup = p.unbind(-1)
+    width = knee.clamp_min(1e-6)
+    slope = 1.0 / ratio - 1.0 if compress else 1.0 - ratio
+    sign = 1.0 if compress else -1.0
+    prev = y0[:, 0]
+    out = []
+    for t in range(x.shape[1]):
+        o = sign * (LOG10_SCALE * torch.log(x[:, t] ** 2 + floor2) - thr)
+        curve = torch.where(o >= width / 2, slope * o, slope * (o + width / 2) ** 2 / (2 * width))
+        gdb = torch.where(o <= -width / 2, torch.zeros_like(o), curve)
+        g = torch.exp(DB_TO_NEPER * gdb)
+        c = torch.where(g < prev, c_a, c_r)
+        prev = c * prev + (1 - c) * g
+        out.append(x[:, t] * prev * makeup)
+    return torch.stack(out, 1) if out else x.clone()
+
+
+def _forward_row(x, p, y0, floor2, compress, out, ys, mask, gs, os):
     thr = p[0]
     ratio = p[1]
     width = max(p[2], 1e-6)
     c_a = p[3]
     c_r = p[4]
     makeup = p[5]
-    slope = 1.0 / ratio - 1.0 if downward else 1.0 - ratio
-    sign = 1.0 if downward else -1.0
+    slope = 1.0 / ratio - 1.0 if compress else 1.0 - ratio
+    sign = 1.0 if compress else -1.0
     # Powers where the knee starts: samples on the flat side need no log or exp (g = 1).
     quiet = math.exp((thr - sign * width / 2) / LOG10_SCALE)
     prev = y0[0]
     for t in range(x.shape[0]):
         xt = x[t]
         pw = xt * xt + floor2
-        if (pw <= quiet) if downward else (pw >= quiet):
+        if (pw <= quiet) if compress else (pw >= quiet):
             g = 1.0
             o = -width  # on the flat side of the knee
         else:
@@ -68,15 +89,15 @@ def _forward_row(x, p, y0, floor2, downward, out, ys, mask, gs, os):
         out[t] = xt * prev * makeup
 
 
-def _adjoint_row(gout, x, p, y0, floor2, downward, ys, mask, gs, os, gx, gp, gy0):
+def _adjoint_row(gout, x, p, y0, floor2, compress, ys, mask, gs, os, gx, gp, gy0):
     ratio = p[1]
     width = max(p[2], 1e-6)
     c_a = p[3]
     c_r = p[4]
     makeup = p[5]
-    slope = 1.0 / ratio - 1.0 if downward else 1.0 - ratio
-    dslope_dratio = -1.0 / (ratio * ratio) if downward else -1.0
-    sign = 1.0 if downward else -1.0
+    slope = 1.0 / ratio - 1.0 if compress else 1.0 - ratio
+    dslope_dratio = -1.0 / (ratio * ratio) if compress else -1.0
+    sign = 1.0 if compress else -1.0
     g_thr = 0.0
     g_slope = 0.0
     g_width = 0.0
@@ -135,35 +156,35 @@ _adjoint_row_cuda = cuda.jit(device=True)(_adjoint_row)
 
 
 @numba.njit(parallel=True, cache=True)
-def dynamics_cpu(x, p, y0, floor2, downward, out, ys, mask, gs, os):
+def dynamics_cpu(x, p, y0, floor2, compress, out, ys, mask, gs, os):
     """Fused dynamics forward on the CPU, rows in parallel (module doc)."""
     for i in numba.prange(x.shape[0]):
-        _forward_row_cpu(x[i], p[i], y0[i], floor2, downward, out[i], ys[i], mask[i], gs[i], os[i])
+        _forward_row_cpu(x[i], p[i], y0[i], floor2, compress, out[i], ys[i], mask[i], gs[i], os[i])
 
 
 @numba.njit(parallel=True, cache=True)
-def dynamics_adjoint_cpu(gout, x, p, y0, floor2, downward, ys, mask, gs, os, gx, gp, gy0):
+def dynamics_adjoint_cpu(gout, x, p, y0, floor2, compress, ys, mask, gs, os, gx, gp, gy0):
     """Fused dynamics adjoint on the CPU, rows in parallel (module doc)."""
     for i in numba.prange(x.shape[0]):
         _adjoint_row_cpu(
-            gout[i], x[i], p[i], y0[i], floor2, downward, ys[i], mask[i], gs[i], os[i],
+            gout[i], x[i], p[i], y0[i], floor2, compress, ys[i], mask[i], gs[i], os[i],
             gx[i], gp[i], gy0[i],
         )  # fmt: skip
 
 
 @cuda.jit
-def _forward_kernel(x, p, y0, floor2, downward, out, ys, mask, gs, os):
+def _forward_kernel(x, p, y0, floor2, compress, out, ys, mask, gs, os):
     i = cuda.grid(1)
     if i < x.shape[0]:
-        _forward_row_cuda(x[i], p[i], y0[i], floor2, downward, out[i], ys[i], mask[i], gs[i], os[i])
+        _forward_row_cuda(x[i], p[i], y0[i], floor2, compress, out[i], ys[i], mask[i], gs[i], os[i])
 
 
 @cuda.jit
-def _adjoint_kernel(gout, x, p, y0, floor2, downward, ys, mask, gs, os, gx, gp, gy0):
+def _adjoint_kernel(gout, x, p, y0, floor2, compress, ys, mask, gs, os, gx, gp, gy0):
     i = cuda.grid(1)
     if i < x.shape[0]:
         _adjoint_row_cuda(
-            gout[i], x[i], p[i], y0[i], floor2, downward, ys[i], mask[i], gs[i], os[i],
+            gout[i], x[i], p[i], y0[i], floor2, compress, ys[i], mask[i], gs[i], os[i],
             gx[i], gp[i], gy0[i],
         )  # fmt: skip
 

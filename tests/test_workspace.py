@@ -42,7 +42,7 @@ def test_saved_state_survives_later_calls_and_retain_graph():
     x2 = torch.randn(2, 1, 40_000)
 
     def run(x):
-        return fdn_reverb(x, sr, delays=delays, feedback_matrix=orthogonal(w), mix=1.0)
+        return fdn_reverb(x, sample_rate=sr, delays=delays, feedback_matrix=orthogonal(w), mix=1.0)
 
     y1, y2 = run(x1), run(x2)  # y2's forward must not overwrite y1's saved state
     (g1,) = torch.autograd.grad(y1.square().sum(), w, retain_graph=True)

@@ -41,7 +41,9 @@ def _cases(batch: int, n_t: int, seed: int) -> dict[str, dict[str, Callable]]:
 
     impls = {
         "ddsp": runner(
-            lambda x, t, r, a, rl: compressor(x, sr, t, r, a, rl, knee_db=0.0, detector="peak")
+            lambda x, t, r, a, rl: compressor(
+                x, t, r, a, rl, sample_rate=sr, knee_db=0.0, detector="peak"
+            )
         )
     }
     if importlib.util.find_spec("torchcomp") is not None:
@@ -79,7 +81,7 @@ def _fdn_cases(batch: int, n_t: int, seed: int) -> dict[str, Callable]:
     def ours(x, w, gi, go, rt):
         return fdn_reverb(
             x,
-            sr,
+            sample_rate=sr,
             delays=FDN_DELAYS,
             feedback_matrix=orthogonal(w),
             rt60_s=rt,

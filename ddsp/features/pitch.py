@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .._checks import check_range
+from ..ops import viterbi_path
 from ._frames import as_mono_batch, frame_chunks, n_frames, resample
 
 __all__ = ["f0", "ANALYSIS_RATE"]
@@ -162,19 +163,9 @@ def _median5(v: torch.Tensor) -> torch.Tensor:
 
 
 def _decode(prob: torch.Tensor, freq: torch.Tensor, fmin_hz: float, jump_cost: float):
-    from ..kernels import viterbi as vt
-    from ..kernels._launch import dispatch
-
     obs = torch.where(prob > 0, torch.log(prob.clamp_min(1e-30)), torch.full_like(prob, -math.inf))
-    obs = obs.double().contiguous()
     q = torch.where(prob > 0, torch.log2(freq.double()), torch.full_like(obs, math.log2(fmin_hz)))
-    q = q.contiguous()
-    n_r, n_f, n_k = obs.shape
-    delta = torch.empty((n_r, 2, n_k), dtype=torch.float64, device=obs.device)
-    back = torch.empty((n_r, n_f, n_k), dtype=torch.int64, device=obs.device)
-    path = torch.empty((n_r, n_f), dtype=torch.int64, device=obs.device)
-    dispatch(vt.viterbi_cpu, vt.viterbi_cuda, obs, q, 1.0 / jump_cost, delta, back, path)
-    return path
+    return viterbi_path(obs, q, jump_cost)
 
 
 def _fill_unvoiced(f0_hz: torch.Tensor, voiced: torch.Tensor, fmin_hz: float) -> torch.Tensor:

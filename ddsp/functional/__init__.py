@@ -1,20 +1,11 @@
 """Pure differentiable ops in physical units (``sample_rate`` in Hz, cutoffs in Hz, gains in dB)."""
 
 from ._controls import upsample_frames
+from .additive import frame_interpolation, harmonic, sinusoidal
 from .algorithmic import fdn_delays, fdn_reverb, freeverb, orthogonal
-from .dynamics import DETECTORS, compressor, expander, gain_curve_db, limiter, smooth_gain
-from .effects import (
-    SHAPERS,
-    chorus,
-    delay,
-    distortion,
-    pan,
-    parametric_eq,
-    phaser,
-    ping_pong_delay,
-    stereo_width,
-    tremolo,
-)
+from .delays import chorus, delay, ping_pong_delay
+from .dynamics import DETECTORS, KINDS, compressor, expander, gain_curve_db, limiter, smooth_gain
+from .effects import SHAPERS, distortion, pan, parametric_eq, phaser, stereo_width, tremolo
 from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
     BIQUAD_KINDS,
@@ -28,7 +19,8 @@ from .filters import (
     svf,
 )
 from .noise import filtered_noise, frequency_filter, magnitudes_to_impulse_responses, white_noise
-from .oscillators import frame_interpolation, harmonic, sinusoidal
+from .oscillators import WAVEFORMS, fm, oscillator, wavetable
+from .resample import resample
 from .reverb import (
     convolution_reverb,
     fft_convolve,
@@ -36,7 +28,6 @@ from .reverb import (
     noise_reverb_ir,
     rt60_from_ir,
 )
-from .waveforms import WAVEFORMS, fm, oscillator, wavetable
 
 __all__ = [
     "allpole",
@@ -69,6 +60,7 @@ __all__ = [
     "smooth_gain",
     "gain_curve_db",
     "DETECTORS",
+    "KINDS",
     "parametric_eq",
     "distortion",
     "SHAPERS",
@@ -88,4 +80,5 @@ __all__ = [
     "fdn_delays",
     "orthogonal",
     "freeverb",
+    "resample",
 ]

@@ -10,6 +10,7 @@ import torch
 
 from .._checks import _checking, check_mono_or_stereo, check_range
 from ._controls import as_control
+from .delays import _delay_line
 
 __all__ = [
     "fdn_reverb",
@@ -41,7 +42,7 @@ def _primes_up_to(n: int) -> list[int]:
 
 
 def fdn_delays(
-    n_lines: int, sample_rate: float, min_ms: float = 20.0, max_ms: float = 50.0
+    n_lines: int, *, sample_rate: float, min_ms: float = 20.0, max_ms: float = 50.0
 ) -> list[int]:
     """``n_lines`` distinct prime delay lengths in samples, spread geometrically between
     ``min_ms`` and ``max_ms`` (primes are mutually coprime, so echoes do not pile up)."""
@@ -61,6 +62,7 @@ def fdn_delays(
 
 def absorption(
     delays: torch.Tensor,
+    *,
     sample_rate: float,
     rt60_s: torch.Tensor,
     high_rt60_ratio: torch.Tensor,
@@ -105,7 +107,7 @@ def _network(
     D: torch.Tensor,
 ) -> torch.Tensor:
     """Run the delay-network kernel: ``x (R, Ci, T)`` -> ``y (R, Co, T)``."""
-    from ..ops import DelayNetwork
+    from ..ops import NetworkFunction
 
     n_r = x.shape[0]
     rows = max(k.shape[0], p.shape[0])
@@ -116,7 +118,7 @@ def _network(
         if t.shape[0] not in (1, n_r):
             raise ValueError(f"expected {name} for 1 or {n_r} items, got {t.shape[0]}")
     args = (x, B, A, k, p, m, Ca, Cs, D)
-    y, _a, _v = DelayNetwork.apply(*(t.contiguous() for t in args))
+    y, _a, _v = NetworkFunction.apply(*(t.contiguous() for t in args))
     return y
 
 
@@ -132,8 +134,8 @@ def _stereo_dry(x: torch.Tensor) -> torch.Tensor:
 
 def fdn_reverb(
     x: torch.Tensor,
-    sample_rate: float,
     *,
+    sample_rate: float,
     delays: Sequence[int] | torch.Tensor,
     feedback_matrix: torch.Tensor,
     rt60_s: float | torch.Tensor = 1.5,
@@ -210,7 +212,7 @@ def fdn_reverb(
         A = A[None]
     rt = _row_control(rt60_s, x, "rt60_s")
     ratio = _row_control(high_rt60_ratio, x, "high_rt60_ratio")
-    k, p = absorption(m[0], sample_rate, rt, ratio)
+    k, p = absorption(m[0], sample_rate=sample_rate, rt60_s=rt, high_rt60_ratio=ratio)
     mx = _row_control(mix, x, "mix")[:, :, None]  # (R or 1, 1, 1)
     # the dry signal (upmixed to stereo) rides the kernel's direct path, scaled by 1 - mix
     dry = torch.ones(2, n_c, dtype=x.dtype, device=x.device) if n_c == 1 else None
@@ -236,8 +238,8 @@ _WET_SCALE = 3.0
 
 def freeverb(
     x: torch.Tensor,
-    sample_rate: float,
     *,
+    sample_rate: float,
     room_size: float | torch.Tensor = 0.5,
     damping: float | torch.Tensor = 0.5,
     width: float | torch.Tensor = 1.0,
@@ -259,8 +261,6 @@ def freeverb(
     Returns:
         ``(..., 2, T)``. Gradients: x, room_size, damping, width, mix.
     """
-    from .effects import _delay_line
-
     x = check_mono_or_stereo(x)
     for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
         check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
@@ -300,7 +300,7 @@ def freeverb(
             device=x.device,
         ).repeat(n_items, 1)
         fbk = torch.full((1, 1), 0.5, dtype=x.dtype, device=x.device).expand(y.shape[0], 1)
-        y = _delay_line(y, d, fbk) - y
+        y = _delay_line(y, d, fbk)[0] - y
     wet = y.reshape(*batch, 2, n_t) * _WET_SCALE
     w = _channel_shared(as_control(width, x, "width"))
     left, right = wet[..., 0:1, :], wet[..., 1:2, :]

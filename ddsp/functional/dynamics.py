@@ -15,14 +15,23 @@ import math
 import torch
 
 from .._checks import check_range, check_signal
-from ..ops import FusedDynamics, envelope_mask
+from ..ops import DynamicsFunction, envelope_mask
 from ..units import ms_to_coef
 from ._controls import as_control
 from .filters import _batch_shape, _rows, allpole
 
-__all__ = ["compressor", "limiter", "expander", "smooth_gain", "gain_curve_db", "DETECTORS"]
+__all__ = [
+    "compressor",
+    "limiter",
+    "expander",
+    "smooth_gain",
+    "gain_curve_db",
+    "DETECTORS",
+    "KINDS",
+]
 
 DETECTORS = ("peak", "rms")
+KINDS = ("compressor", "expander")
 _FLOOR = 1e-10  # level floor (-200 dB): silence stays finite in dB and in gradients
 
 
@@ -32,16 +41,18 @@ def gain_curve_db(
     ratio: float | torch.Tensor,
     knee_db: float | torch.Tensor,
     *,
-    downward: bool = True,
+    kind: str = "compressor",
 ) -> torch.Tensor:
-    """Static gain (dB, <= 0) of a soft-knee compressor (``downward``) or expander.
+    """Static gain (dB, <= 0) of a soft-knee ``"compressor"`` or (downward) ``"expander"``.
 
     Compressor: ``(1/ratio - 1) * over`` above the knee, ``(1/ratio - 1)(over + W/2)^2/(2W)``
     inside it (``over = level - threshold``, ``W = knee_db``), 0 below. The expander
     mirrors it below the threshold with slope ``ratio - 1``. ``ratio = inf`` is a limiter.
     """
+    if kind not in KINDS:
+        raise ValueError(f"expected kind in {KINDS}, got {kind!r}")
     width = knee_db.clamp_min(1e-6) if isinstance(knee_db, torch.Tensor) else max(knee_db, 1e-6)
-    if downward:
+    if kind == "compressor":
         slope = 1.0 / ratio - 1.0
         over = level_db - threshold_db
     else:
@@ -121,11 +132,15 @@ def _dynamics(
     detector,
     rms_ms,
     link_channels,
-    downward,
+    kind,
     fused=True,
 ):
     x = check_signal(x)
     check_range(sample_rate, "sample_rate", 0.0, math.inf)
+    check_range(threshold_db, "threshold_db", -math.inf, math.inf)
+    check_range(makeup_db, "makeup_db", -math.inf, math.inf)
+    if detector == "rms":
+        check_range(rms_ms, "rms_ms", 0.0, math.inf)
     check_range(attack_ms, "attack_ms", 0.0, math.inf)
     check_range(release_ms, "release_ms", 0.0, math.inf)
     check_range(ratio, "ratio", 1.0, math.inf, low_inclusive=True, high_inclusive=True)
@@ -145,11 +160,9 @@ def _dynamics(
     }
     static = all(t.shape[-1] == 1 for t in ctl.values())
     if fused and static and detector == "peak" and not link_channels:
-        return _fused(x, ctl, sample_rate, downward)
+        return _fused(x, ctl, sample_rate, kind == "compressor")
     level = _level_db(x, detector, rms_ms, sample_rate, link_channels)
-    gain_db = gain_curve_db(
-        level, ctl["threshold_db"], ctl["ratio"], ctl["knee_db"], downward=downward
-    )
+    gain_db = gain_curve_db(level, ctl["threshold_db"], ctl["ratio"], ctl["knee_db"], kind=kind)
     smoothed = smooth_gain(
         torch.pow(10.0, gain_db / 20.0),
         ms_to_coef(ctl["attack_ms"], sample_rate),
@@ -158,7 +171,7 @@ def _dynamics(
     return x * smoothed * torch.pow(10.0, ctl["makeup_db"] / 20.0)
 
 
-def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, downward: bool):
+def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, compress: bool):
     """Peak detector with static controls: one fused kernel pass (``kernels/compressor.py``)."""
     batch = _batch_shape(x, *(t.shape[:-1] for t in ctl.values()), names=tuple(ctl))
     n_t = x.shape[-1]
@@ -172,18 +185,18 @@ def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, do
     ]
     p = torch.stack([_rows(c[..., 0].to(torch.float64), batch, ()) for c in cols], dim=-1)
     y0 = torch.ones(p.shape[0], dtype=torch.float64, device=x.device)
-    out, *_state = FusedDynamics.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, downward)
+    out, *_state = DynamicsFunction.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, compress)
     return out.reshape(*batch, n_t)
 
 
 def compressor(
     x: torch.Tensor,
-    sample_rate: float,
     threshold_db: float | torch.Tensor,
     ratio: float | torch.Tensor,
     attack_ms: float | torch.Tensor,
     release_ms: float | torch.Tensor,
     *,
+    sample_rate: float,
     knee_db: float | torch.Tensor = 6.0,
     makeup_db: float | torch.Tensor = 0.0,
     detector: str = "peak",
@@ -207,7 +220,7 @@ def compressor(
         ``(..., T)``. Devices: cpu, cuda. Gradients: x and every control.
 
     >>> x = torch.ones(1, 4800)
-    >>> y = compressor(x, 48000, -12.0, 4.0, 1.0, 50.0, knee_db=0.0)
+    >>> y = compressor(x, -12.0, 4.0, 1.0, 50.0, sample_rate=48000, knee_db=0.0)
     >>> round(20 * math.log10(float(y[0, -1])), 2)  # 0 dB in: -12 + 12 / 4 = -9 dB out
     -9.0
     """
@@ -223,16 +236,16 @@ def compressor(
         detector,
         rms_ms,
         link_channels,
-        downward=True,
+        kind="compressor",
     )
 
 
 def limiter(
     x: torch.Tensor,
-    sample_rate: float,
     threshold_db: float | torch.Tensor,
     release_ms: float | torch.Tensor,
     *,
+    sample_rate: float,
     attack_ms: float | torch.Tensor = 0.1,
     knee_db: float | torch.Tensor = 0.0,
     makeup_db: float | torch.Tensor = 0.0,
@@ -251,18 +264,18 @@ def limiter(
         "peak",
         10.0,
         link_channels,
-        downward=True,
+        kind="compressor",
     )
 
 
 def expander(
     x: torch.Tensor,
-    sample_rate: float,
     threshold_db: float | torch.Tensor,
     ratio: float | torch.Tensor,
     attack_ms: float | torch.Tensor,
     release_ms: float | torch.Tensor,
     *,
+    sample_rate: float,
     knee_db: float | torch.Tensor = 6.0,
     makeup_db: float | torch.Tensor = 0.0,
     detector: str = "peak",
@@ -283,5 +296,5 @@ def expander(
         detector,
         rms_ms,
         link_channels,
-        downward=False,
+        kind="expander",
     )

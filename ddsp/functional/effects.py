@@ -18,9 +18,6 @@ __all__ = [
     "pan",
     "stereo_width",
     "tremolo",
-    "delay",
-    "chorus",
-    "ping_pong_delay",
     "phaser",
 ]
 
@@ -29,8 +26,8 @@ SHAPERS = ("tanh", "soft", "hard", "asymmetric")
 
 def parametric_eq(
     x: torch.Tensor,
-    sample_rate: float,
     *,
+    sample_rate: float,
     peaks: list[tuple] = (),
     low_shelf: tuple | None = None,
     high_shelf: tuple | None = None,
@@ -147,9 +144,10 @@ def stereo_width(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
 
 def tremolo(
     x: torch.Tensor,
-    sample_rate: float,
     rate_hz: float | torch.Tensor,
     depth: float | torch.Tensor,
+    *,
+    sample_rate: float,
 ) -> torch.Tensor:
     """Amplitude modulation by a sine LFO: gain ``1 - depth (1 - cos(2 pi rate t)) / 2``.
 
@@ -167,146 +165,10 @@ def tremolo(
     return x * gain
 
 
-def _delay_line(
-    x: torch.Tensor, delay_samples: torch.Tensor, feedback: torch.Tensor
-) -> torch.Tensor:
-    """Run the feedback-delay kernel on rows; controls already ``(*b, Tc)`` tensors."""
-    from ..ops import FeedbackDelay
-    from .filters import _batch_shape, _rows
-
-    batch = _batch_shape(
-        x, delay_samples.shape[:-1], feedback.shape[:-1], names=("delay", "feedback")
-    )
-    n_t = x.shape[-1]
-    y = FeedbackDelay.apply(
-        _rows(x, batch, (n_t,)),
-        _rows(delay_samples, batch, (delay_samples.shape[-1],)),
-        _rows(feedback, batch, (feedback.shape[-1],)),
-    )
-    return y.reshape(*batch, n_t)
-
-
-def delay(
-    x: torch.Tensor,
-    sample_rate: float,
-    delay_ms: float | torch.Tensor,
-    *,
-    feedback: float | torch.Tensor = 0.0,
-    mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
-    """Feedback delay (echo) with a fractional, modulatable delay time.
-
-    The wet signal is ``y[t] = u(t - delay)`` with ``u = x + feedback * y``, read with
-    linear interpolation between samples, so it is differentiable in the delay time;
-    out = ``(1 - mix) x + mix y``. The delay is at least one sample.
-
-    Args:
-        x: audio ``(..., T)``.
-        sample_rate: Hz.
-        delay_ms: ms, ``>= 1000 / sample_rate``; float, per item or time-varying.
-        feedback: in ``(-1, 1)``; float, per item or time-varying.
-        mix: 0 dry .. 1 wet.
-
-    Returns:
-        ``(..., T)``. Gradients: x, delay_ms, feedback, mix.
-
-    >>> y = delay(torch.tensor([1.0, 0, 0, 0, 0, 0]), 1000, 2.0, feedback=0.5, mix=1.0)
-    >>> y.tolist()
-    [0.0, 0.0, 1.0, 0.0, 0.5, 0.0]
-    """
-    x = check_signal(x)
-    check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
-    check_range(feedback, "feedback", -1.0, 1.0)
-    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
-    d = as_control(delay_ms, x, "delay_ms") * (sample_rate / 1000.0)
-    fb = as_control(feedback, x, "feedback")
-    m = as_control(mix, x, "mix")
-    return (1 - m) * x + m * _delay_line(x, d, fb)
-
-
-def chorus(
-    x: torch.Tensor,
-    sample_rate: float,
-    *,
-    rate_hz: float | torch.Tensor = 0.8,
-    depth_ms: float | torch.Tensor = 3.0,
-    centre_ms: float | torch.Tensor = 15.0,
-    feedback: float | torch.Tensor = 0.0,
-    mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
-    """Chorus / flanger: a delay swept by a sine LFO, ``centre_ms + depth_ms sin(2 pi rate t)``.
-
-    Chorus: centre 10-30 ms, little feedback; flanger: centre 1-5 ms with feedback.
-    Controls: floats or per item. Gradients: x and every control.
-    """
-    x = check_signal(x)
-    check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
-    check_range(depth_ms, "depth_ms", 0.0, math.inf, low_inclusive=True)
-    check_range(centre_ms, "centre_ms", 0.0, math.inf)
-    t = torch.arange(x.shape[-1], dtype=torch.float64, device=x.device) / sample_rate
-    rate = as_control(rate_hz, x, "rate_hz")
-    lfo_wave = torch.sin(2 * math.pi * rate.to(torch.float64) * t).to(x.dtype)
-    delay_ms = (
-        as_control(centre_ms, x, "centre_ms") + as_control(depth_ms, x, "depth_ms") * lfo_wave
-    )
-    delay_ms = delay_ms.reshape((1,) * (x.ndim - delay_ms.ndim) + tuple(delay_ms.shape))
-    floor = 1000.0 / sample_rate
-    lowest = as_control(centre_ms, x, "centre_ms") - as_control(depth_ms, x, "depth_ms")
-    if bool((lowest.detach() < floor).any()):  # the sweep's bottom, whatever the signal length
-        raise ValueError(
-            f"expected centre_ms - depth_ms >= {floor:g} ms (one sample), "
-            f"got {float(lowest.detach().min()):g} ms"
-        )
-    return delay(x, sample_rate, delay_ms, feedback=feedback, mix=mix)
-
-
-def ping_pong_delay(
-    x: torch.Tensor,
-    sample_rate: float,
-    delay_ms: float | torch.Tensor,
-    *,
-    feedback: float | torch.Tensor = 0.5,
-    mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
-    """Stereo ping-pong delay: two delay lines, each feeding back into the other.
-
-    ``uL = xL + feedback yR``, ``uR = xR + feedback yL``, ``y(t) = u(t - delay)``: echoes
-    bounce left, right, left... A mono input enters the left line only (the first echo
-    is on the left). Run exactly as two single-line delays on the sum (feedback ``+fb``)
-    and difference (``-fb``) of the lines, so it shares the fractional delay kernel and is
-    differentiable in the delay time.
-
-    Args:
-        x: audio ``(..., C, T)``, ``C`` in {1, 2}.
-        sample_rate: Hz.
-        delay_ms: ms per bounce, ``>= 1000 / sample_rate``; float, per item or time-varying.
-        feedback: in ``(-1, 1)``.
-        mix: 0 dry .. 1 wet.
-
-    Returns:
-        ``(..., 2, T)``. Gradients: x, delay_ms, feedback, mix.
-    """
-    x = check_mono_or_stereo(x)
-    check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
-    check_range(feedback, "feedback", -1.0, 1.0)
-    check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
-    left = x[..., 0:1, :]
-    right = x[..., 1:2, :] if x.shape[-2] == 2 else torch.zeros_like(left)
-    d = as_control(delay_ms, left, "delay_ms") * (sample_rate / 1000.0)
-    fb = as_control(feedback, left, "feedback")
-    both = torch.cat([left + right, left - right], -2)  # sum and difference lines
-    fb2 = torch.cat([fb, -fb], -2) if fb.ndim >= 2 else torch.stack([fb, -fb], -2)
-    y = _delay_line(both, d, fb2)
-    wet = torch.cat([y[..., 0:1, :] + y[..., 1:2, :], y[..., 0:1, :] - y[..., 1:2, :]], -2) / 2
-    dry = left.expand(*left.shape[:-2], 2, left.shape[-1]) if x.shape[-2] == 1 else x
-    m = as_control(mix, left, "mix")
-    return (1 - m) * dry + m * wet
-
-
 def phaser(
     x: torch.Tensor,
-    sample_rate: float,
     *,
+    sample_rate: float,
     rate_hz: float | torch.Tensor = 0.5,
     depth_octaves: float | torch.Tensor = 2.0,
     centre_hz: float | torch.Tensor = 800.0,

@@ -10,22 +10,64 @@ from .._checks import check_signal
 __all__ = ["white_noise", "magnitudes_to_impulse_responses", "filtered_noise", "frequency_filter"]
 
 
+_M32 = 0xFFFFFFFF
+
+
+def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
+    """``x * c mod 2^32`` for ``x`` in [0, 2^32) held in int64, without overflowing int64."""
+    lo = x * (c & 0xFFFF)
+    hi = ((x * (c >> 16)) & 0xFFFF) << 16
+    return (lo + hi) & _M32
+
+
+def _hash32(x: torch.Tensor) -> torch.Tensor:
+    """Chris Wellons' "lowbias32" integer hash (a bijection on 32-bit words, strong
+    avalanche), on int64 tensors holding 32-bit values."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
 def white_noise(
     shape: tuple[int, ...],
     *,
     seed: int | None = None,
+    offset: int = 0,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Uniform white noise in [-1, 1): the same ``seed`` gives the same noise on a device.
+    """Uniform white noise in [-1, 1): a counter-based generator, seekable and streamable.
 
-    >>> bool(torch.equal(white_noise((2, 8), seed=3), white_noise((2, 8), seed=3)))
+    Sample ``t`` of row ``r`` (rows: every index but the last) is a hash of ``(seed, r,
+    offset + t)``, so the same seed gives the same noise on any device and in any
+    block split: ``white_noise((b, n), seed=s, offset=k)`` continues
+    ``white_noise((b, k), seed=s)`` exactly. ``seed=None`` draws a seed from torch's
+    global generator (``torch.manual_seed`` makes it repeatable). 24-bit resolution.
+
+    >>> a = white_noise((2, 8), seed=3)
+    >>> bool(torch.equal(torch.cat([a[:, :5], white_noise((2, 3), seed=3, offset=5)], 1), a))
     True
     """
-    gen = None
-    if seed is not None:
-        gen = torch.Generator(device=device or "cpu").manual_seed(int(seed))
-    return torch.rand(shape, generator=gen, dtype=dtype, device=device) * 2 - 1
+    if seed is None:
+        seed = int(torch.randint(0, 2**31 - 1, ()))
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"expected an integer seed or None, got {seed!r}")
+    n_t = shape[-1] if shape else 1
+    rows = 1
+    for d in shape[:-1]:
+        rows *= d
+    dev = torch.device(device) if device is not None else None
+    # odd constants keep zero inputs away from the hash's fixed point at 0
+    key = _hash32(torch.tensor((seed & _M32) ^ 0x9E3779B9, dtype=torch.int64, device=dev))
+    key = _hash32(key ^ ((seed >> 32) & _M32) ^ 0x85EBCA6B)
+    r = torch.arange(rows, dtype=torch.int64, device=dev)[:, None]
+    t = offset + torch.arange(n_t, dtype=torch.int64, device=dev)[None, :]
+    h = _hash32(_hash32(key ^ (r & _M32) ^ 0xC2B2AE35) ^ ((t >> 32) & _M32) ^ 0x27D4EB2F)
+    h = _hash32(h ^ (t & _M32))
+    u = (h >> 8).to(torch.float64) * (2.0**-24)
+    return (u * 2 - 1).to(dtype).reshape(shape)
 
 
 def magnitudes_to_impulse_responses(

@@ -52,8 +52,8 @@ def convolution_reverb(
 def noise_reverb_ir(
     rt60_s: float | torch.Tensor,
     n_samples: int,
-    sample_rate: float,
     *,
+    sample_rate: float,
     pre_delay_ms: float = 0.0,
     high_rt60_ratio: float | torch.Tensor = 0.5,
     crossover_hz: float = 3000.0,
@@ -95,7 +95,7 @@ def noise_reverb_ir(
 
 
 def rt60_from_ir(
-    ir: torch.Tensor, sample_rate: float, *, fit_db: tuple[float, float] = (-5.0, -35.0)
+    ir: torch.Tensor, *, sample_rate: float, fit_db: tuple[float, float] = (-5.0, -35.0)
 ) -> torch.Tensor:
     """RT60 in s by Schroeder backward integration, extrapolating a line fitted from
     ``fit_db[0]`` to ``fit_db[1]`` dB of the energy decay curve (T30 by default)."""
@@ -112,7 +112,7 @@ def rt60_from_ir(
 
 
 def load_impulse_response(
-    path: str, sample_rate: float, *, channel: int | None = None
+    path: str, *, sample_rate: float, channel: int | None = None
 ) -> torch.Tensor:
     """Read a measured IR with soundfile, resampled to ``sample_rate``: ``(channels, L)``.
 

@@ -1,28 +1,22 @@
-"""Processors: ``nn.Module`` shells over the functional ops, with specs and presets."""
+"""Processors: ``nn.Module`` shells over the functional ops, with specs and presets.
 
+File names mirror :mod:`ddsp.functional`: a processor lives beside the op it wraps.
+"""
+
+from .additive import Harmonic
 from .algorithmic import FDNReverb, Freeverb
 from .base import PROCESSORS, Processor
 from .chain import Chain
+from .delays import Chorus, Delay, Flanger, PingPongDelay
 from .dynamics import Compressor, Expander, Limiter
-from .effects import (
-    Chorus,
-    ConvolutionReverb,
-    Delay,
-    Distortion,
-    Flanger,
-    NoiseReverb,
-    Panner,
-    ParametricEQ,
-    Phaser,
-    PingPongDelay,
-    StereoWidth,
-    Tremolo,
-)
+from .effects import Distortion, Panner, ParametricEQ, Phaser, StereoWidth, Tremolo
+from .envelopes import ADSR, LFO
 from .filters import SVF, Biquad
 from .graph import Graph, Modulation, Node
 from .mix import Gain
-from .oscillators import Harmonic
-from .sources import ADSR, FM, LFO, FilteredNoise, Oscillator, Wavetable
+from .noise import FilteredNoise
+from .oscillators import FM, Oscillator, Wavetable
+from .reverb import ConvolutionReverb, NoiseReverb
 
 __all__ = [
     "Processor",

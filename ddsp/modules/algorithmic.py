@@ -50,7 +50,9 @@ class FDNReverb(Processor):
             raise ValueError(f"expected n_lines as an integer in [4, 16], got {n_lines!r}")
         self.n_lines, self.seed = n_lines, int(seed)
         self.min_delay_ms, self.max_delay_ms = float(min_delay_ms), float(max_delay_ms)
-        self.delays = fdn_delays(n_lines, sample_rate, min_delay_ms, max_delay_ms)
+        self.delays = fdn_delays(
+            n_lines, sample_rate=sample_rate, min_ms=min_delay_ms, max_ms=max_delay_ms
+        )
         gen = torch.Generator().manual_seed(self.seed)
         self.matrix_weight = torch.nn.Parameter(torch.randn(n_lines, n_lines, generator=gen))
         self.input_gains = torch.nn.Parameter(torch.full((n_lines,), n_lines**-0.5))
@@ -67,7 +69,7 @@ class FDNReverb(Processor):
         x = check_audio(x)
         return fdn_reverb(
             x,
-            self.sample_rate,
+            sample_rate=self.sample_rate,
             delays=self.delays,
             feedback_matrix=self.feedback_matrix().to(x.dtype),
             rt60_s=c["rt60_s"],
@@ -104,7 +106,7 @@ class Freeverb(Processor):
         c = self.controls(**controls)
         return freeverb(
             check_audio(x),
-            self.sample_rate,
+            sample_rate=self.sample_rate,
             room_size=c["room_size"],
             damping=c["damping"],
             width=c["width"],

@@ -40,12 +40,29 @@ def _normalized_from_raw(raw: torch.Tensor) -> torch.Tensor:
     return u + (u.clamp(0.0, 1.0) - u).detach()
 
 
-def _raw_from_physical(spec: ParamSpec, value: Any) -> torch.Tensor:
-    """Unconstrained value whose ``spec.to_physical(_normalized_from_raw(raw))`` is ``value``."""
-    value = torch.as_tensor(value, dtype=torch.get_default_dtype()).detach()
-    spec.check(value if value.ndim else float(value))
+def _raw_from_physical(spec: ParamSpec, value: Any, owner: str = "") -> torch.Tensor:
+    """Unconstrained value whose ``spec.to_physical(_normalized_from_raw(raw))`` is ``value``.
+
+    The range check and the map run in float64 on the value as given, so both ends of the
+    range are accepted exactly (a float32 rounding of 0.99 lies above 0.99).
+    """
+    where = f"{owner}.{spec.name}" if owner else spec.name
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(f"expected a number for {where}, got {value!r}")
+    value = (
+        value.detach().to(torch.float64)
+        if isinstance(value, torch.Tensor)
+        else torch.tensor(float(value), dtype=torch.float64)
+    )
+    if value.numel() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"expected a finite value for {where}, got {value.tolist()}")
+    try:
+        spec.check(value if value.ndim else float(value))
+    except ValueError as e:
+        raise ValueError(f"{owner + ': ' if owner else ''}{e}") from None
     u = spec.to_normalized(value).clamp(0.0, 1.0)
-    return torch.logit((u + _U_MARGIN) / (1 + 2 * _U_MARGIN))
+    raw = torch.logit((u + _U_MARGIN) / (1 + 2 * _U_MARGIN))
+    return raw.to(torch.get_default_dtype())
 
 
 def check_audio(x: Any, name: str = "x") -> torch.Tensor:
@@ -81,7 +98,10 @@ class Processor(nn.Module):
     def __init__(self, sample_rate: float, **values: float) -> None:
         super().__init__()
         if not (
-            isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0
+            isinstance(sample_rate, (int, float))
+            and not isinstance(sample_rate, bool)
+            and math.isfinite(sample_rate)
+            and sample_rate > 0
         ):
             raise ValueError(f"expected a positive sample_rate in Hz, got {sample_rate!r}")
         self.sample_rate = float(sample_rate)
@@ -93,8 +113,7 @@ class Processor(nn.Module):
                 f"expected some of {list(names)}"
             )
         for spec in self.specs:
-            value = float(values.get(spec.name, spec.default))
-            raw = _raw_from_physical(spec, value)
+            raw = _raw_from_physical(spec, values.get(spec.name, spec.default), type(self).__name__)
             self.register_parameter(_RAW + spec.name, nn.Parameter(raw))
 
     # Each spec name reads as its physical value, mapped from the unconstrained parameter
@@ -110,7 +129,7 @@ class Processor(nn.Module):
         if not name.startswith("_") and name in type(self).spec_names():
             raw = super().__getattr__(_RAW + name)
             with torch.no_grad():
-                raw.copy_(_raw_from_physical(self.spec(name), value).to(raw))
+                raw.copy_(_raw_from_physical(self.spec(name), value, type(self).__name__).to(raw))
             return
         super().__setattr__(name, value)
 
@@ -165,34 +184,52 @@ class Processor(nn.Module):
         physical = {k: self.spec(k).to_physical(v) for k, v in normalized.items()}
         return self(x, **physical)
 
-    def reset(self) -> None:
-        """Clear tails and delay lines (none here); parameters are kept."""
-
-    # ------------------------------------------------------------------ presets, repr
+    # ------------------------------------------------------------------ options, repr
 
     def options(self) -> dict[str, Any]:
         """Construction options that are not parameters (``kind``, ``mode``, ...)."""
         return {}
 
-    @classmethod
-    def from_preset(cls, name_or_path: str, sample_rate: float | None = None) -> Processor:
-        """Build this processor from a preset (see :func:`ddsp.presets.load_preset`)."""
-        from ..presets import load_preset
+    def preset_values(self) -> dict[str, float]:
+        """Parameter values for a preset: physical units, read in float64 from the stored
+        parameter, 9 significant digits (float32 round trip), clipped to the range."""
+        out = {}
+        for spec in self.specs:
+            raw = super().__getattr__(_RAW + spec.name).detach().double()
+            value = float(spec.to_physical(_normalized_from_raw(raw)))
+            out[spec.name] = min(max(float(f"{value:.9g}"), spec.minimum), spec.maximum)
+        return out
 
-        module = load_preset(name_or_path, sample_rate)
-        if not isinstance(module, cls):
+    def learned_tensors(self) -> dict[str, torch.Tensor]:
+        """Parameters and buffers beyond the specs (an FDN's matrix, a learned IR), by name.
+
+        Presets store these beside the TOML file (see :func:`ddsp.save_preset`).
+        """
+        out = {n: p for n, p in self.named_parameters() if not n.startswith(_RAW)}
+        out.update(self.named_buffers())
+        return out
+
+    def load_learned_tensors(self, tensors: dict[str, Any], sample_rate: float) -> None:
+        """Set :meth:`learned_tensors` from arrays saved at ``sample_rate`` (shapes checked).
+
+        Raises ``ValueError`` naming the tensor for unknown or missing names and wrong shapes.
+        """
+        own = self.learned_tensors()
+        unknown, missing = sorted(set(tensors) - set(own)), sorted(set(own) - set(tensors))
+        if unknown or missing:
             raise ValueError(
-                f"preset {name_or_path!r} describes {type(module).__name__}, not {cls.__name__}"
+                f"{type(self).__name__}: expected tensors {sorted(own)}, got unknown {unknown} "
+                f"and missing {missing}"
             )
-        return module
-
-    def to_preset(self, path: str | None = None) -> dict[str, Any]:
-        """This processor's preset data; also written to ``path`` as TOML when given."""
-        from ..presets import preset_data, save_preset
-
-        if path is not None:
-            save_preset(self, path)
-        return preset_data(self)
+        with torch.no_grad():
+            for name, value in tensors.items():
+                value = torch.as_tensor(value)
+                if value.shape != own[name].shape:
+                    raise ValueError(
+                        f"{type(self).__name__}.{name}: expected shape {tuple(own[name].shape)}, "
+                        f"got {tuple(value.shape)} (saved at {sample_rate:g} Hz)"
+                    )
+                own[name].copy_(value.to(own[name]))
 
     def parameter_values(self) -> dict[str, float]:
         """Current parameter values in physical units, to 6 significant digits."""

@@ -95,7 +95,3 @@ class Chain(nn.Module):
         with torch.no_grad():
             y = self.forward(frames, tail_seconds=tail_seconds)[0].numpy()
         return (y[0] if x.ndim == 1 else y).astype(x.dtype, copy=False)
-
-    def reset(self) -> None:
-        for p in self.processors:
-            p.reset()

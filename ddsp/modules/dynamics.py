@@ -44,11 +44,11 @@ class _Dynamics(Processor):
         # compressor or expander: one signature, so one shell serves both
         return type(self)._function(
             check_audio(x),
-            self.sample_rate,
             c["threshold_db"],
             c["ratio"],
             c["attack_ms"],
             c["release_ms"],
+            sample_rate=self.sample_rate,
             knee_db=c["knee_db"],
             makeup_db=c["makeup_db"],
             detector=self.detector,
@@ -104,9 +104,9 @@ class Limiter(Processor):
         c = self.controls(**controls)
         return limiter(
             x,
-            self.sample_rate,
             c["threshold_db"],
             c["release_ms"],
+            sample_rate=self.sample_rate,
             attack_ms=c["attack_ms"],
             knee_db=c["knee_db"],
             makeup_db=c["makeup_db"],

@@ -1,126 +1,107 @@
-"""Source processors: the harmonic oscillator with DDSP's amplitude/distribution split."""
+"""Oscillator processors: band-limited waveforms, two-operator FM and a learnable wavetable
+(shells over :mod:`ddsp.functional.oscillators`). Sources render ``(batch, 1, n_samples)``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
-from .._checks import check_signal
-from ..functional import harmonic
+from ..functional import WAVEFORMS, fm, oscillator, wavetable
 from ..params import ParamSpec
+from ._controls import gain_amp, source_control
 from .base import Processor
 
-__all__ = ["Harmonic"]
+__all__ = ["Oscillator", "FM", "Wavetable", "GAIN"]
+
+GAIN = ParamSpec("gain_db", "dB", -60.0, 12.0, 0.0, description="output gain")
+WIDTH = ParamSpec("width", "", 0.01, 0.99, 0.5, description="pulse width (pulse shape)")
+RATIO = ParamSpec("ratio", "", 0.125, 16.0, 1.0, scale="log", description="modulator / carrier")
+INDEX = ParamSpec(
+    "index", "", 0.0, 20.0, 1.0, scale="power", curve=2.0, description="modulation index"
+)
 
 
-class Harmonic(Processor):
-    """Harmonic oscillator driven by f0, overall amplitude and a harmonic distribution.
+class Oscillator(Processor):
+    """Band-limited saw, square, pulse or triangle (see :func:`ddsp.functional.oscillator`).
 
-    As in DDSP (Engel et al., 2020, section 3.2): harmonics at or above Nyquist (at each
-    frame's f0) are removed, the distribution is renormalised to sum to one, and scaled by
-    the overall amplitude; the fused kernel of :func:`ddsp.functional.harmonic` renders it.
-    Without a distribution, a spectral tilt (``tilt_db_per_octave``) sets it; without an
-    amplitude, ``gain_db`` does (a playable voice with no network attached).
-
-    Args:
-        sample_rate: Hz.
-        n_harmonics: number of harmonics (1..256 is the tested range).
-        amplitude_interpolation: frame-to-sample upsampling of the amplitudes,
-            ``"window"`` (smooth, default, as DDSP) or ``"linear"``.
-
-    Shape: ``f0_hz (batch, frames)``, ``amplitude (batch, frames)``,
-    ``harmonic_distribution (batch, frames, n_harmonics)`` -> ``(batch, 1, n_samples)``.
-    Devices: cpu, cuda. Gradients: the controls given, else tilt and gain.
+    Shape: ``f0_hz (batch, frames)`` -> ``(batch, 1, n_samples)``.
+    Gradients: f0_hz, width, gain_db.
     """
 
-    specs: ClassVar[tuple[ParamSpec, ...]] = (
-        ParamSpec("gain_db", "dB", -60.0, 12.0, -6.0, description="amplitude without a control"),
-        ParamSpec(
-            "tilt_db_per_octave",
-            "dB",
-            -24.0,
-            6.0,
-            -6.0,
-            description="spectral slope without a distribution",
-        ),
-    )
+    specs: ClassVar[tuple[ParamSpec, ...]] = (WIDTH, GAIN)
 
-    def __init__(
-        self,
-        sample_rate: float,
-        n_harmonics: int = 64,
-        amplitude_interpolation: str = "window",
-        **values: float,
-    ) -> None:
+    def __init__(self, sample_rate: float, shape: str = "saw", **values: float) -> None:
+        if shape not in WAVEFORMS:
+            raise ValueError(f"expected shape in {WAVEFORMS}, got {shape!r}")
         super().__init__(sample_rate, **values)
-        if not isinstance(n_harmonics, int) or n_harmonics < 1:
-            raise ValueError(f"expected a positive int n_harmonics, got {n_harmonics!r}")
-        if amplitude_interpolation not in ("linear", "window"):
-            raise ValueError(
-                "expected amplitude_interpolation 'linear' or 'window', "
-                f"got {amplitude_interpolation!r}"
-            )
-        self.n_harmonics = n_harmonics
-        self.amplitude_interpolation = amplitude_interpolation
+        self.shape = shape
 
-    def forward(
-        self,
-        f0_hz: torch.Tensor,
-        amplitude: torch.Tensor | None = None,
-        harmonic_distribution: torch.Tensor | None = None,
-        n_samples: int = 0,
-        **controls: Any,
-    ) -> torch.Tensor:
-        f0_hz = check_signal(f0_hz, "f0_hz", min_ndim=2)
+    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
         c = self.controls(**controls)
-        batch, n_frames = f0_hz.shape[0], f0_hz.shape[-1]
-        h = torch.arange(1, self.n_harmonics + 1, dtype=f0_hz.dtype, device=f0_hz.device)
-        if harmonic_distribution is None:
-            tilt = c["tilt_db_per_octave"]
-            tilt = tilt.reshape(-1, 1, 1) if isinstance(tilt, torch.Tensor) else tilt
-            dist = (10.0 ** (tilt * torch.log2(h) / 20.0)).expand(batch, n_frames, self.n_harmonics)
-        else:
-            dist = check_signal(harmonic_distribution, "harmonic_distribution", min_ndim=3)
-        if amplitude is None:
-            gain = c["gain_db"]
-            gain = gain.reshape(-1, 1) if isinstance(gain, torch.Tensor) else gain
-            amplitude = 10.0 ** (gain / 20.0) * torch.ones_like(dist[..., 0])
-        amplitude = check_signal(amplitude, "amplitude", min_ndim=2)
-        if dist.shape[-1] != self.n_harmonics:
-            raise ValueError(
-                f"expected harmonic_distribution with {self.n_harmonics} harmonics, "
-                f"got shape {tuple(dist.shape)}"
-            )
-        if amplitude.shape != dist.shape[:-1] or f0_hz.shape[:1] != dist.shape[:1]:
-            raise ValueError(
-                f"expected amplitude (batch, frames) matching harmonic_distribution "
-                f"{tuple(dist.shape)} and f0_hz of the same batch, got amplitude "
-                f"{tuple(amplitude.shape)} and f0_hz {tuple(f0_hz.shape)}"
-            )
-        if not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"expected a positive int n_samples, got {n_samples!r}")
-        # Remove harmonics above Nyquist at each frame's f0 before normalising (DDSP).
-        f0_frames = f0_hz
-        if f0_frames.shape[-1] != dist.shape[1]:
-            f0_frames = torch.nn.functional.interpolate(
-                f0_hz[:, None], size=dist.shape[1], mode="linear", align_corners=True
-            )[:, 0]
-        audible = (h * f0_frames[..., None] < self.sample_rate / 2).to(dist.dtype)
-        dist = dist * audible
-        dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
-        amps = amplitude[..., None] * dist
-        y = harmonic(
+        y = oscillator(
             f0_hz,
-            amps,
             sample_rate=self.sample_rate,
             n_samples=n_samples,
-            amplitude_interpolation=self.amplitude_interpolation,
+            shape=self.shape,
+            width=source_control(c["width"]),
+            amplitude=source_control(gain_amp(c)),
         )
-        return y[:, None, :]
+        return y[:, None]
 
     def options(self) -> dict[str, Any]:
-        return {
-            "n_harmonics": self.n_harmonics,
-            "amplitude_interpolation": self.amplitude_interpolation,
-        }
+        return {"shape": self.shape}
+
+
+class FM(Processor):
+    """Two-operator FM voice (see :func:`ddsp.functional.fm`).
+
+    Shape: ``f0_hz (batch, frames)`` -> ``(batch, 1, n_samples)``.
+    Gradients: f0_hz, ratio, index, gain_db.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (RATIO, INDEX, GAIN)
+
+    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        y = fm(
+            f0_hz,
+            sample_rate=self.sample_rate,
+            n_samples=n_samples,
+            ratio=source_control(c["ratio"]),
+            index=source_control(c["index"]),
+            amplitude=source_control(gain_amp(c)),
+        )
+        return y[:, None]
+
+
+class Wavetable(Processor):
+    """Wavetable oscillator with a learnable single-cycle table (initially a sine).
+
+    Shape: ``f0_hz (batch, frames)`` -> ``(batch, 1, n_samples)``.
+    Gradients: the table, f0_hz, gain_db.
+    """
+
+    specs: ClassVar[tuple[ParamSpec, ...]] = (GAIN,)
+
+    def __init__(self, sample_rate: float, table_size: int = 512, **values: float) -> None:
+        super().__init__(sample_rate, **values)
+        if table_size < 4 or table_size & (table_size - 1):
+            raise ValueError(f"expected a power-of-two table_size >= 4, got {table_size}")
+        self.table = nn.Parameter(torch.sin(2 * math.pi * torch.arange(table_size) / table_size))
+
+    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
+        c = self.controls(**controls)
+        y = wavetable(
+            f0_hz,
+            self.table.to(f0_hz.dtype),
+            sample_rate=self.sample_rate,
+            n_samples=n_samples,
+            amplitude=source_control(gain_amp(c)),
+        )
+        return y[:, None]
+
+    def options(self) -> dict[str, Any]:
+        return {"table_size": int(self.table.shape[0])}

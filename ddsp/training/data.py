@@ -22,14 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import AudioFileError, DdspError
 from ..features import f0, loudness
-from ..features._frames import resample
-from ..io import CommandError, atomic_path, read_audio
+from ..io import AUDIO_SUFFIXES, atomic_path, load_audio
+from ..progress import Progress
+from ..units import hz_to_midi
 
 __all__ = ["FORMAT_VERSION", "prepare", "Examples", "load_examples", "AUDIO_SUFFIXES"]
 
 FORMAT_VERSION = 1
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 
 
 def _sources(inputs: list[Path]) -> list[Path]:
@@ -70,25 +71,25 @@ def prepare(
 ) -> dict:
     """Analyse ``inputs`` (files or folders) into ``out``; returns the manifest."""
     if sample_rate not in (16_000, 22_050, 24_000, 32_000, 44_100, 48_000):
-        raise CommandError(f"unsupported --sample-rate {sample_rate}; 16000 to 48000 Hz")
+        raise DdspError(f"unsupported --sample-rate {sample_rate}; 16000 to 48000 Hz")
     n = int(round(example_seconds * sample_rate))
     hop = int(round((hop_seconds or example_seconds) * sample_rate))
     if n * frame_rate % sample_rate:
-        raise CommandError(
+        raise DdspError(
             f"example length {example_seconds} s is not a whole number of frames at "
             f"{frame_rate} frames/s"
         )
     files = _sources(inputs)
     if not files:
-        raise CommandError("no audio files to prepare")
+        raise DdspError("no audio files to prepare")
     (out / "shards").mkdir(parents=True, exist_ok=True)
     old = _read_manifest(out)
     settings = {"sample_rate": sample_rate, "frame_rate": frame_rate, "n_samples": n, "hop": hop}
     reuse = old.get("settings") == settings and old.get("format_version") == FORMAT_VERSION
     sources, skipped = {}, []
-    for i, path in enumerate(files, 1):
-        if progress:
-            print(f"\r[{i}/{len(files)}] {path.name:<40}", end="", file=sys.stderr, flush=True)
+    bar = Progress(len(files), "prepare", unit="file", enabled=progress)
+    for path in files:
+        bar.update(file=path.name)
         st = path.stat()
         stamp = {"size": st.st_size, "mtime": st.st_mtime}
         key = _key(path)
@@ -98,16 +99,15 @@ def prepare(
             continue
         try:
             entry = _analyse(path, out, key, sample_rate, frame_rate, n, hop)
-        except CommandError as e:
+        except (DdspError, ValueError) as e:
             skipped.append({"file": str(path), "reason": str(e)})
-            print(f"\nwarning: skipped {path}: {e}", file=sys.stderr)
+            bar.write(f"warning: skipped {path}: {e}")
             continue
         entry["stamp"] = stamp
         sources[str(path)] = entry
-    if progress:
-        print(file=sys.stderr)
+    bar.close()
     if not sources:
-        raise CommandError("no usable audio: every input was skipped (see the warnings)")
+        raise DdspError("no usable audio: every input was skipped (see the warnings)")
     manifest = {
         "format_version": FORMAT_VERSION,
         "settings": settings,
@@ -129,18 +129,17 @@ def _read_manifest(out: Path) -> dict:
 
 
 def _analyse(path, out, key, sample_rate, frame_rate, n, hop) -> dict:
-    audio, rate, _ = read_audio(path)
-    mono = torch.from_numpy(audio.mean(0))
-    if rate != sample_rate:
-        mono = resample(mono[None], int(rate), sample_rate)[0]
+    loaded = load_audio(path, sample_rate=sample_rate, mono=True)
+    rate = loaded.file_rate
+    mono = torch.from_numpy(loaded.audio[0])
     peak = float(mono.abs().max())
     if peak < 1e-4:
-        raise CommandError("silent (peak below -80 dBFS)")
+        raise AudioFileError("silent (peak below -80 dBFS)")
     examples = torch.from_numpy(_slice(mono.numpy(), n, hop))
     hz, conf = f0(examples, sample_rate, frame_rate)
     loud = loudness(examples, sample_rate, frame_rate)
     if float((conf > 0.5).float().mean()) < 0.01:
-        raise CommandError("no voiced frames: nothing pitched to learn from")
+        raise DdspError("no voiced frames: nothing pitched to learn from")
     scale = 32767.0 / max(peak, 1.0)
     shard = f"shards/{key}.npz"
     with atomic_path(out / shard) as tmp, open(tmp, "wb") as f:
@@ -160,7 +159,7 @@ def _statistics(out: Path, sources: dict, sample_rate: int) -> dict:
     voiced = ex.f0_confidence > 0.5
     f0v = ex.f0_hz[voiced]
     loud = ex.loudness_db[ex.loudness_db > -80]
-    midi = 69 + 12 * np.log2(f0v / 440.0) if f0v.size else np.zeros(1)
+    midi = hz_to_midi(torch.from_numpy(f0v)).numpy() if f0v.size else np.zeros(1)
     return {
         "examples": int(ex.audio.shape[0]),
         "minutes": float(ex.audio.shape[0] * ex.audio.shape[1] / sample_rate / 60),
@@ -192,9 +191,9 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
     manifest = _read_manifest(data_dir)
     if sources is None:
         if not manifest:
-            raise CommandError(f"{data_dir} is not a prepared data folder (no manifest.json)")
+            raise DdspError(f"{data_dir} is not a prepared data folder (no manifest.json)")
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise CommandError(
+            raise DdspError(
                 f"{data_dir} has data format {manifest.get('format_version')}, this version "
                 f"reads {FORMAT_VERSION}: run ddsp prepare again"
             )
@@ -207,7 +206,7 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
                 for k in ("f0_hz", "f0_confidence", "loudness_db"):
                     parts[k].append(z[k].astype(np.float32))
         except (OSError, KeyError, ValueError) as e:
-            raise CommandError(f"cannot read {entry['shard']} in {data_dir}: {e}") from None
+            raise DdspError(f"cannot read {entry['shard']} in {data_dir}: {e}") from None
     settings = manifest.get("settings", {})
     return Examples(
         **{k: np.concatenate(v) for k, v in parts.items()},
@@ -215,34 +214,3 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
         frame_rate=float(settings.get("frame_rate", 250.0)),
         statistics=manifest.get("statistics", {}),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``ddsp prepare AUDIO... --out DATA_DIR``."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="ddsp prepare", description=__doc__.splitlines()[0])
-    p.add_argument("inputs", type=Path, nargs="+", help="audio files or folders")
-    p.add_argument("--out", type=Path, required=True, help="data folder")
-    p.add_argument("--sample-rate", type=int, default=16_000, help="model rate (Hz)")
-    p.add_argument("--example-seconds", type=float, default=4.0)
-    p.add_argument("--hop-seconds", type=float, default=None, help="default: no overlap")
-    args = p.parse_args(argv)
-    try:
-        m = prepare(args.inputs, args.out, sample_rate=args.sample_rate,
-                    example_seconds=args.example_seconds, hop_seconds=args.hop_seconds)  # fmt: skip
-    except CommandError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    s = m["statistics"]
-    print(
-        f"{s['examples']} examples, {s['minutes']:.1f} min of audio, f0 {s['f0_hz_min']:.0f}-"
-        f"{s['f0_hz_max']:.0f} Hz ({100 * s['voiced_fraction']:.0f}% voiced), loudness "
-        f"{s['loudness_db_mean']:.1f} +- {s['loudness_db_std']:.1f} dB; "
-        f"{len(m['skipped'])} file(s) skipped -> {args.out}"
-    )
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""``ddsp train DATA_DIR --out RUN_DIR``: train the DDSP autoencoder.
+"""Training of the DDSP autoencoder (``ddsp train DATA_DIR --out RUN_DIR``).
 
 Single process, or ``torchrun --nproc_per_node N -m ddsp.cli train ...`` for
 DistributedDataParallel (gloo on CPU, nccl on GPU); each rank reads its own shard of
@@ -11,109 +11,46 @@ per second, real-time factor, validation loss), ``val/`` (validation audio and
 spectrograms), and ``checkpoints/`` (``step_XXXXXXXX.pt``, the last ``keep`` of them, and
 ``best.pt``), each written atomically. ``--resume`` continues from the newest checkpoint
 exactly: model, optimiser, schedule, data order and random states are restored, so the
-loss curve matches an uninterrupted run step for step (on the CPU, fixed seed).
+loss curve matches an uninterrupted run step for step (on the CPU, fixed seed). A folder
+that already holds a run is refused without ``--resume`` or ``--overwrite``.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import dataclasses
 import hashlib
-import io
 import json
 import math
 import os
 import random
-import sys
+import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
 import torch
 
-from ..io import CommandError, atomic_path, write_audio
+from ..errors import CheckpointError, ConfigError, DdspError, Interrupted
+from ..evaluation import spectrogram_png
+from ..io import atomic_path, write_audio
 from ..losses import MultiResolutionSTFTLoss
+from ..progress import Progress
+from .checkpoints import (
+    latest_checkpoint,
+    load_checkpoint,
+    model_config,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from .config import Config
 from .data import Examples, load_examples
-from .model import Autoencoder, ModelConfig
+from .model import Autoencoder
 
-__all__ = ["TrainConfig", "Config", "load_config", "train", "main", "load_run"]
+__all__ = ["train", "prepare_run_folder", "RUN_ENTRIES"]
 
-
-@dataclass
-class TrainConfig:
-    steps: int = 30_000
-    batch_size: int = 8
-    lr: float = 1e-3
-    lr_decay: float = 0.98  # multiplied every lr_decay_steps (DDSP's schedule)
-    lr_decay_steps: int = 10_000
-    grad_clip: float = 3.0
-    seed: int = 0
-    log_every: int = 10
-    val_every: int = 500
-    checkpoint_every: int = 500
-    keep: int = 3
-    max_minutes: float = 0.0  # 0: no time limit
-    device: str = "auto"
-
-
-@dataclass
-class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_toml(self) -> str:
-        lines = []
-        for table in ("model", "train"):
-            lines.append(f"[{table}]")
-            for k, v in dataclasses.asdict(getattr(self, table)).items():
-                lines.append(f"{k} = {json.dumps(v)}")
-            lines.append("")
-        return "\n".join(lines)
-
-
-def _set(obj: object, table: str, key: str, value: object) -> None:
-    names = {f.name: f for f in dataclasses.fields(obj)}
-    if key not in names:
-        raise CommandError(f"unknown config key {table}.{key}; expected one of {sorted(names)}")
-    current = getattr(obj, key)
-    try:
-        value = type(current)(value) if not isinstance(current, bool) else bool(value)
-    except (TypeError, ValueError):
-        raise CommandError(
-            f"{table}.{key}: expected a {type(current).__name__}, got {value!r}"
-        ) from None
-    setattr(obj, key, value)
-
-
-def load_config(path: Path | None, overrides: list[str]) -> Config:
-    """Defaults, then the TOML file, then ``table.key=value`` overrides."""
-    cfg = Config()
-    data: dict = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise CommandError(f"cannot read config {path}: {e}") from None
-    for table, values in data.items():
-        if table not in ("model", "train") or not isinstance(values, dict):
-            raise CommandError(f"unknown config table [{table}]; expected [model] and [train]")
-        for k, v in values.items():
-            _set(getattr(cfg, table), table, k, v)
-    for item in overrides:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise CommandError(f"expected --set table.key=value, got {item!r}")
-        dotted, raw = item.split("=", 1)
-        table, key = dotted.split(".", 1)
-        if table not in ("model", "train"):
-            raise CommandError(f"unknown config table {table!r} in --set {item!r}")
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        _set(getattr(cfg, table), table, key, value)
-    return cfg
+# what a run folder holds; --overwrite removes these and nothing else
+RUN_ENTRIES = ("config.toml", "metrics.csv", "val", "checkpoints", "ddp_check.json")
 
 
 # --------------------------------------------------------------------------- distributed
@@ -166,47 +103,54 @@ class Order:
         return out
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-
-def _rng_state() -> dict:
-    return {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    random.setstate(s["python"])
-
-
-def _save(path: Path, state: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
-
-
-def _load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise CommandError(f"cannot read checkpoint {path}: {e}") from None
-
-
-def _latest(run: Path) -> Path | None:
-    found = sorted((run / "checkpoints").glob("step_*.pt"))
-    return found[-1] if found else None
-
-
 # --------------------------------------------------------------------------- training
 
 
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"train.device = {name!r}, but torch sees no CUDA GPU here")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"train.device = {name!r}, but torch sees {torch.cuda.device_count()} GPU(s)"
+            )
     return torch.device(name)
+
+
+def prepare_run_folder(run: Path, *, resume: bool, overwrite: bool) -> None:
+    """Check (and with ``overwrite`` clear) the run folder before any work.
+
+    A folder that already holds something is refused unless ``resume`` (continue the run
+    there) or ``overwrite`` (remove the previous run's files; anything else in the folder
+    makes it refuse rather than delete files it did not write).
+    """
+    run = Path(run)
+    if run.exists() and not run.is_dir():
+        raise DdspError(f"--out {run} is a file, not a run folder")
+    if resume:
+        if overwrite:
+            raise DdspError("--resume and --overwrite contradict each other: choose one")
+        return
+    entries = sorted(p.name for p in run.iterdir()) if run.exists() else []
+    if not entries:
+        return
+    if not overwrite:
+        raise DdspError(
+            f"{run} already holds a run ({', '.join(entries[:5])}): continue it with --resume, "
+            "replace it with --overwrite, or choose another --out folder"
+        )
+    foreign = [e for e in entries if e not in RUN_ENTRIES]
+    if foreign:
+        raise DdspError(
+            f"--overwrite: {run} holds files that are not a run's ({', '.join(foreign[:5])}); "
+            "refusing to delete them: choose an empty or new --out folder"
+        )
+    for e in entries:
+        path = run / e
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _split(n: int) -> tuple[list[int], list[int]]:
@@ -230,15 +174,28 @@ def _param_digest(model: torch.nn.Module) -> str:
 
 
 def train(
-    data_dir: Path, run: Path, cfg: Config, *, resume: bool = False, progress: bool = True
+    data_dir: Path,
+    run: Path,
+    cfg: Config,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
 ) -> dict:
-    """Train; returns a summary (steps, last and best validation loss, throughput)."""
+    """Train; returns a summary (steps, last and best validation loss, throughput).
+
+    Raises ``DdspError`` subclasses for unusable data, run folders and checkpoints, and
+    :class:`~ddsp.errors.Interrupted` on Ctrl-C (saying what was saved and how to resume).
+    """
+    run = Path(run)
     device = _device(cfg.train.device)
     d = _init_distributed(device)
+    if d.main:
+        prepare_run_folder(run, resume=resume, overwrite=overwrite)
     ex = load_examples(data_dir)
     train_idx, val_idx = _split(ex.audio.shape[0])
     if not train_idx:
-        raise CommandError(f"{data_dir} holds too few examples to train on")
+        raise DdspError(f"{data_dir} holds too few examples to train on")
     torch.manual_seed(cfg.train.seed + d.rank)
     random.seed(cfg.train.seed + d.rank)
     model = Autoencoder(cfg.model, ex.sample_rate, ex.frame_rate).to(device)
@@ -248,16 +205,35 @@ def train(
     order = Order(len(train_idx), cfg.train.batch_size, cfg.train.seed, d)
     step, best = 0, math.inf
     if resume:
-        ck = _latest(run)
+        ck = latest_checkpoint(run)
         if ck is None:
-            raise CommandError(f"--resume: no checkpoint in {run / 'checkpoints'}")
-        state = _load_checkpoint(ck)
+            raise CheckpointError(f"--resume: no checkpoint in {run / 'checkpoints'}")
+        state = load_checkpoint(ck)
+        saved = model_config(state, str(ck))
+        if saved != cfg.model:
+            diff = {
+                k: (getattr(saved, k), getattr(cfg.model, k))
+                for k in vars(saved)
+                if getattr(saved, k) != getattr(cfg.model, k)
+            }
+            changes = ", ".join(f"model.{k}: {a} -> {b}" for k, (a, b) in diff.items())
+            raise CheckpointError(
+                f"--resume: the checkpoint's model differs from the config ({changes}); "
+                "resume without changing [model], or start a new run"
+            )
+        if (state["sample_rate"], state["frame_rate"]) != (ex.sample_rate, ex.frame_rate):
+            raise CheckpointError(
+                f"--resume: the run was trained at {state['sample_rate']} Hz and "
+                f"{state['frame_rate']} frames/s, {data_dir} holds {ex.sample_rate} Hz and "
+                f"{ex.frame_rate} frames/s"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        step, best = state["step"], state["best"]
-        order.epoch, order.pos = state["order"]
-        _set_rng_state(state["rng"][d.rank] if d.rank < len(state["rng"]) else state["rng"][0])
+        step, best = int(state["step"]), float(state["best"])
+        order.epoch, order.pos = (int(v) for v in state["order"])
+        rngs = state["rng"]
+        set_rng_state(rngs[d.rank] if d.rank < len(rngs) else rngs[0])
     elif d.main:
         run.mkdir(parents=True, exist_ok=True)
         with atomic_path(run / "config.toml") as tmp:
@@ -269,44 +245,49 @@ def train(
         net = DistributedDataParallel(model)
     loss_fn = MultiResolutionSTFTLoss()
     log = _Log(run / "metrics.csv", d.main, append=resume)
-    start = last_shown = time.perf_counter()
-    seen, val_loss = 0, None
-    while step < cfg.train.steps:
-        if cfg.train.max_minutes and time.perf_counter() - start > 60 * cfg.train.max_minutes:
-            break
-        audio, f0_hz, loud = _batch(ex, [train_idx[i] for i in order.next()], device)
-        opt.zero_grad()
-        pred = net(f0_hz, loud, audio)
-        loss = loss_fn(pred, audio)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        opt.step()
-        sched.step()
-        step += 1
-        seen += audio.shape[0] * d.world
-        elapsed = time.perf_counter() - start
-        rate = seen / max(elapsed, 1e-9)
-        rtf = rate * audio.shape[1] / ex.sample_rate
-        last = step == cfg.train.steps
-        validate = bool(val_idx) and (step % cfg.train.val_every == 0 or last)
-        if validate:
-            val_loss = _validate(model, ex, val_idx, loss_fn, device, run, step, d)
-        show = progress and d.main and (time.perf_counter() - last_shown > 1 or last)
-        if validate or show or last or step % cfg.train.log_every == 0:
-            # the loss reaches the host only here: no device-to-host sync on other steps
-            row = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0],
-                   "examples_per_s": rate, "realtime_x": rtf,
-                   "val_loss": val_loss if validate else ""}  # fmt: skip
+    start = time.perf_counter()
+    seen, val_loss, saved_step = 0, None, step
+    bar = Progress(cfg.train.steps, "train", enabled=progress and d.main)
+    bar.update(step)
+    try:
+        while step < cfg.train.steps:
+            if cfg.train.max_minutes and time.perf_counter() - start > 60 * cfg.train.max_minutes:
+                break
+            audio, f0_hz, loud = _batch(ex, [train_idx[i] for i in order.next()], device)
+            opt.zero_grad()
+            pred = net(f0_hz, loud, audio)
+            loss = loss_fn(pred, audio)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            seen += audio.shape[0] * d.world
+            rate = seen / max(time.perf_counter() - start, 1e-9)
+            last = step == cfg.train.steps
+            validate = bool(val_idx) and (step % cfg.train.val_every == 0 or last)
+            if validate:
+                val_loss = _validate(model, ex, val_idx, loss_fn, device, run, step, d)
             if validate or last or step % cfg.train.log_every == 0:
+                # the loss reaches the host only here: no device-to-host sync on other steps
+                row = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0],
+                       "examples_per_s": rate, "realtime_x": rate * audio.shape[1] / ex.sample_rate,
+                       "val_loss": val_loss if validate else ""}  # fmt: skip
                 log.write(row)
-            if show:
-                last_shown = time.perf_counter()
-                line = f"step {step}/{cfg.train.steps} loss {row['loss']:.3f}"
-                print(f"\r{line} {rate:.1f} ex/s ({rtf:.1f}x real time)", end="", file=sys.stderr)
-        if step % cfg.train.checkpoint_every == 0 or last:
-            improved = val_loss is not None and val_loss < best
-            best = min(best, val_loss) if val_loss is not None else best
-            _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved)
+                bar.update(0, loss=row["loss"])
+            bar.update()
+            if step % cfg.train.checkpoint_every == 0 or last:
+                improved = val_loss is not None and val_loss < best
+                best = min(best, val_loss) if val_loss is not None else best
+                _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved)
+                saved_step = step
+    except KeyboardInterrupt:
+        bar.close()
+        where = f"step {saved_step}" if saved_step else "no checkpoint yet"
+        raise Interrupted(
+            f"interrupted at step {step}; saved: {where} in {run / 'checkpoints'}; continue "
+            f"with: ddsp train {data_dir} --out {run} --resume"
+        ) from None
     if step and step % cfg.train.checkpoint_every and step != cfg.train.steps:
         # stopped by the time limit between checkpoints: validate and keep this state too
         if val_idx:
@@ -314,8 +295,7 @@ def train(
         improved = val_loss is not None and val_loss < best
         best = min(best, val_loss) if val_loss is not None else best
         _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved)
-    if progress and d.main:
-        print(file=sys.stderr)
+    bar.close()
     summary = {"steps": step, "val_loss": val_loss, "best_val_loss": best,
                "examples_per_s": seen / max(time.perf_counter() - start, 1e-9),
                "seconds": time.perf_counter() - start, "world_size": d.world}  # fmt: skip
@@ -333,12 +313,12 @@ def train(
 
 
 def _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved) -> None:
-    rng = [_rng_state()]
+    rng = [rng_state()]
     if d.world > 1:
         import torch.distributed as dist
 
         rng = [None] * d.world
-        dist.all_gather_object(rng, _rng_state())
+        dist.all_gather_object(rng, rng_state())
     if not d.main:
         return
     state = {
@@ -347,18 +327,19 @@ def _checkpoint(run, model, opt, sched, step, best, order, cfg, ex, d, improved)
         "scheduler": sched.state_dict(),
         "step": step,
         "best": best,
-        "order": (order.epoch, order.pos),
+        "order": [order.epoch, order.pos],
         "rng": rng,
-        "config": dataclasses.asdict(cfg),
+        "config": cfg.as_dict(),
         "sample_rate": ex.sample_rate,
         "frame_rate": ex.frame_rate,
         "statistics": ex.statistics,
     }
-    _save(run / "checkpoints" / f"step_{step:08d}.pt", state)
-    for old in sorted((run / "checkpoints").glob("step_*.pt"))[: -cfg.train.keep]:
+    folder = run / "checkpoints"
+    save_checkpoint(folder / f"step_{step:08d}.pt", state)
+    for old in sorted(folder.glob("step_*.pt"))[: -cfg.train.keep]:
         old.unlink(missing_ok=True)
-    if improved or not (run / "checkpoints" / "best.pt").exists():
-        _save(run / "checkpoints" / "best.pt", state)
+    if improved or not (folder / "best.pt").exists():
+        save_checkpoint(folder / "best.pt", state)
 
 
 @torch.no_grad()
@@ -375,8 +356,6 @@ def _validate(model, ex, val_idx, loss_fn, device, run, step, d) -> float:
             out = run / "val"
             write_audio(out / f"step_{step:08d}.wav", pred[:1].cpu().numpy(), ex.sample_rate,
                         "PCM_16")  # fmt: skip
-            from ..resynth import spectrogram_png
-
             spectrogram_png(out / f"step_{step:08d}.png", audio[0].cpu().numpy(),
                             pred[0].cpu().numpy(), ex.sample_rate)  # fmt: skip
     torch.set_rng_state(rng)
@@ -398,11 +377,12 @@ class _Log:
 
     def _truncate_after_checkpoint(self) -> None:
         # rows logged after the checkpoint we resume from are replayed: drop them
-        ck = _latest(self.path.parent)
+        ck = latest_checkpoint(self.path.parent)
         if ck is None or not self.path.exists():
             return
         step = int(ck.stem.split("_")[1])
-        rows = list(csv.reader(open(self.path, newline="")))
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))
         keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
         with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
             csv.writer(f).writerows(keep)
@@ -412,48 +392,3 @@ class _Log:
             return
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerow([row[k] for k in self.FIELDS])
-
-
-def load_run(run: Path, which: str = "best") -> tuple[Autoencoder, dict]:
-    """The trained model of a run folder and its checkpoint data (statistics, rates)."""
-    path = run / "checkpoints" / f"{which}.pt"
-    if not path.exists():
-        path = _latest(run) or path
-    if not path.exists():
-        raise CommandError(f"{run} has no checkpoint (expected {path})")
-    state = _load_checkpoint(path)
-    try:
-        mcfg = ModelConfig(**state["config"]["model"])
-        model = Autoencoder(mcfg, state["sample_rate"], state["frame_rate"])
-        model.load_state_dict(state["model"])
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise CommandError(
-            f"checkpoint {path} does not hold a model of this version: {e}"
-        ) from None
-    model.eval()
-    return model, state
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``ddsp train``."""
-    p = argparse.ArgumentParser(prog="ddsp train", description=__doc__.splitlines()[0])
-    p.add_argument("data", type=Path, help="a folder written by ddsp prepare")
-    p.add_argument("--out", type=Path, required=True, help="run folder")
-    p.add_argument("--config", type=Path, help="TOML with [model] and [train] tables")
-    p.add_argument("--set", action="append", default=[], help="table.key=value override")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-    p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        cfg = load_config(args.config, args.set)
-        if args.resume and args.config is None and (args.out / "config.toml").exists():
-            cfg = load_config(args.out / "config.toml", args.set)
-        summary = train(args.data, args.out, cfg, resume=args.resume)
-    except CommandError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=1, default=str))
-    return 0

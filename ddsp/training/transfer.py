@@ -1,4 +1,5 @@
-"""``ddsp transfer RUN_DIR INPUT OUT``: play a trained instrument with another's melody.
+"""Timbre transfer (``ddsp transfer RUN_DIR INPUT OUT``): play a trained instrument with
+another recording's melody.
 
 f0 and loudness are extracted from INPUT, adapted to the trained instrument as the DDSP
 demo does -- f0 shifted by whole octaves toward the training set's mean pitch, loudness
@@ -9,20 +10,17 @@ synthesised by the model and written at the model's sample rate. ``--octaves`` a
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..features import f0, loudness
-from ..features._frames import resample
-from ..io import CommandError, read_audio, write_audio
-from .train import load_run
+from ..io import load_audio
+from ..units import hz_to_midi
+from .checkpoints import load_run
 
-__all__ = ["adapt", "transfer", "main"]
+__all__ = ["adapt", "transfer"]
 
 
 def adapt(
@@ -38,7 +36,7 @@ def adapt(
     voiced = voicing > 0.5
     if octaves is None:
         if bool(voiced.any()) and stats.get("f0_midi_mean") is not None:
-            midi = 69 + 12 * torch.log2(f0_hz[voiced] / 440.0)
+            midi = hz_to_midi(f0_hz[voiced])
             octaves = int(round((stats["f0_midi_mean"] - float(midi.mean())) / 12))
         else:
             octaves = 0
@@ -62,13 +60,11 @@ def transfer(
     run: Path, src: Path, *, octaves: int | None = None, loudness_shift: float | None = None
 ) -> tuple[np.ndarray, int, dict]:
     model, state = load_run(run)
-    audio, rate, _ = read_audio(src)
-    mono = torch.from_numpy(audio.mean(0))[None]
     sr = int(state["sample_rate"])
-    if rate != sr:
-        mono = resample(mono, int(rate), sr)
+    loaded = load_audio(src, sample_rate=sr, mono=True)
+    mono = torch.from_numpy(loaded.audio)
     if float(mono.abs().max()) < 1e-6:
-        raise CommandError(f"{src} is silent: nothing to transfer")
+        raise ValueError(f"{src} is silent: nothing to transfer")
     hz, voicing = f0(mono, sr, state["frame_rate"])
     loud = loudness(mono, sr, state["frame_rate"])
     hz2, loud2, info = adapt(hz, voicing, loud, state["statistics"], octaves=octaves,
@@ -79,25 +75,5 @@ def transfer(
     if peak > 0.99:
         y = y * (0.99 / peak)
     info.update({"input_f0_hz": hz2, "input_voicing": voicing, "input_loudness_db": loud2,
-                 "input_audio": mono})  # fmt: skip
+                 "input_audio": mono, "input_channels": loaded.channels})  # fmt: skip
     return y, sr, info
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``ddsp transfer``."""
-    p = argparse.ArgumentParser(prog="ddsp transfer", description=__doc__.splitlines()[0])
-    p.add_argument("run", type=Path, help="a run folder written by ddsp train")
-    p.add_argument("input", type=Path, help="audio whose melody and dynamics to play")
-    p.add_argument("output", type=Path, help="audio file to write")
-    p.add_argument("--octaves", type=int, default=None, help="f0 shift (default: automatic)")
-    p.add_argument("--loudness-shift", type=float, default=None, help="dB (default: matched)")
-    args = p.parse_args(argv)
-    try:
-        y, sr, info = transfer(args.run, args.input, octaves=args.octaves,
-                               loudness_shift=args.loudness_shift)  # fmt: skip
-        write_audio(args.output, y[None], sr, "PCM_16")
-    except CommandError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({"octaves": info["octaves"], "seconds": len(y) / sr, "sample_rate": sr}))
-    return 0
