@@ -45,6 +45,7 @@ from .modules import (
 )
 from .params import ParamSpec, exp_sigmoid
 from .presets import list_presets, load_preset, save_preset
+from .streaming import Stream
 
 __version__ = "0.1.0"
 
@@ -93,4 +94,5 @@ __all__ = [
     "load_preset",
     "save_preset",
     "list_presets",
+    "Stream",
 ]

@@ -22,6 +22,7 @@ import ast
 import math
 import os
 import re
+import tomllib
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import tomli_w
-import tomllib
 
 from .io import atomic_path
 from .modules.base import PROCESSORS, Processor

@@ -13,7 +13,19 @@ from ._compat import ensure_numpy_compat
 # Must run before numba.cuda compiles its first kernel (see _compat).
 ensure_numpy_compat()
 
-from . import allpole, compressor, delay, envelope, harmonic, sinusoidal, svf  # noqa: E402
+from . import (  # noqa: E402
+    allpole,
+    compressor,
+    delay,
+    envelope,
+    fdn,
+    harmonic,
+    partitioned,
+    sinusoidal,
+    sos,
+    svf,
+    viterbi,
+)
 
 __all__ = [
     "allpole",
@@ -23,5 +35,9 @@ __all__ = [
     "harmonic",
     "sinusoidal",
     "svf",
+    "sos",
+    "fdn",
+    "viterbi",
+    "partitioned",
     "ensure_numpy_compat",
 ]

@@ -24,7 +24,16 @@ import numba
 import torch
 from numba import cuda
 
-__all__ = ["dynamics_reference", "dynamics_cpu", "dynamics_cuda", "dynamics_adjoint_cpu", "dynamics_adjoint_cuda"]
+__all__ = [
+    "dynamics_stream_reference",
+    "dynamics_stream_cpu",
+    "dynamics_stream_cuda",
+    "dynamics_reference",
+    "dynamics_cpu",
+    "dynamics_cuda",
+    "dynamics_adjoint_cpu",
+    "dynamics_adjoint_cuda",
+]
 
 LOG10_SCALE = 10.0 / math.log(10.0)  # d(10 log10 p)/dp = LOG10_SCALE / p
 DB_TO_NEPER = math.log(10.0) / 20.0  # d(10^(G/20))/dG = g * DB_TO_NEPER
@@ -201,3 +210,109 @@ def dynamics_adjoint_cuda(*args, stream=0):
     from ._launch import launch_rows
 
     launch_rows(_adjoint_kernel, args[1].shape[0], stream, *args)
+
+
+# --------------------------------------------------------------------------- streaming
+# The streaming fast path: peak or RMS detection, channels linked or not, state carried,
+# forward only (the differentiable path composes the all-pole and envelope kernels).
+# Per item (B items, C channels, T samples), with ``p`` as above and state in place:
+#     # P_c[t] = r P_c[t-1] + (1 - r) x_c[t]^2  (RMS; peak: x_c[t]^2)    power (B,C)
+#     # L[t] = 10 log10(max_c P_c[t] + floor^2)  (linked; else per channel)
+#     # g = 10^(G(L)/20);  y[t] = c y[t-1] + (1 - c) g,  c = attack if g < y[t-1]
+#     # out_c[t] = x_c[t] y[t] makeup      (B,C,T),(B,6),(B,C),(B,G) -> (B,C,T), G in {1, C}
+
+
+def dynamics_stream_reference(
+    x: torch.Tensor,
+    p: torch.Tensor,
+    rms_coef: float,
+    power: torch.Tensor,
+    gain: torch.Tensor,
+    floor2: float,
+    compress: bool,
+    rms: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Slow, obvious version in torch: returns the output and the final power and gain."""
+    thr, ratio, knee, c_a, c_r, makeup = (p[:, i : i + 1] for i in range(6))
+    width = knee.clamp_min(1e-6)
+    slope = 1.0 / ratio - 1.0 if compress else 1.0 - ratio
+    sign = 1.0 if compress else -1.0
+    power, gain = power.clone(), gain.clone()
+    out = []
+    for t in range(x.shape[-1]):
+        sq = x[..., t] ** 2
+        power = rms_coef * power + (1 - rms_coef) * sq if rms else sq
+        level = power.amax(-1, keepdim=True) if gain.shape[-1] == 1 else power
+        o = sign * (LOG10_SCALE * torch.log(level + floor2) - thr)
+        curve = torch.where(o >= width / 2, slope * o, slope * (o + width / 2) ** 2 / (2 * width))
+        g = torch.exp(DB_TO_NEPER * torch.where(o <= -width / 2, torch.zeros_like(o), curve))
+        c = torch.where(g < gain, c_a, c_r)
+        gain = c * gain + (1 - c) * g
+        out.append(x[..., t] * gain * makeup)
+    y = torch.stack(out, -1) if out else x.clone()
+    return y, power, gain
+
+
+def _stream_item(x, p, rms_coef, power, gain, floor2, compress, rms, y):
+    thr = p[0]
+    ratio = p[1]
+    width = max(p[2], 1e-6)
+    c_a = p[3]
+    c_r = p[4]
+    makeup = p[5]
+    slope = 1.0 / ratio - 1.0 if compress else 1.0 - ratio
+    sign = 1.0 if compress else -1.0
+    n_c = x.shape[0]
+    linked = gain.shape[0] == 1
+    for t in range(x.shape[1]):
+        top = 0.0
+        for c in range(n_c):
+            sq = x[c, t] * 1.0
+            sq = sq * sq
+            if rms:
+                power[c] = rms_coef * power[c] + (1 - rms_coef) * sq
+                sq = power[c]
+            else:
+                power[c] = sq
+            if sq > top:
+                top = sq
+        for r in range(gain.shape[0]):
+            level = top if linked else power[r]
+            o = sign * (LOG10_SCALE * math.log(level + floor2) - thr)
+            if o <= -width / 2:
+                g = 1.0
+            elif o >= width / 2:
+                g = math.exp(DB_TO_NEPER * slope * o)
+            else:
+                g = math.exp(DB_TO_NEPER * slope * (o + width / 2) ** 2 / (2 * width))
+            prev = gain[r]
+            coef = c_a if g < prev else c_r
+            gain[r] = coef * prev + (1 - coef) * g
+        for c in range(n_c):
+            y[c, t] = x[c, t] * gain[0 if linked else c] * makeup
+
+
+_stream_item_cpu = numba.njit(cache=True)(_stream_item)
+_stream_item_cuda = cuda.jit(device=True)(_stream_item)
+
+
+@numba.njit(cache=True)
+def dynamics_stream_cpu(x, p, rms_coef, power, gain, floor2, compress, rms, y):
+    """Streaming dynamics on the CPU, item by item (small blocks: no thread start-up)."""
+    for b in range(x.shape[0]):
+        _stream_item_cpu(x[b], p[b], rms_coef, power[b], gain[b], floor2, compress, rms, y[b])
+
+
+@cuda.jit
+def _stream_kernel(x, p, rms_coef, power, gain, floor2, compress, rms, y):
+    b = cuda.grid(1)
+    if b < x.shape[0]:
+        _stream_item_cuda(x[b], p[b], rms_coef, power[b], gain[b], floor2, compress, rms, y[b])
+
+
+def dynamics_stream_cuda(x, p, rms_coef, power, gain, floor2, compress, rms, y, stream=0):
+    """Streaming dynamics on a CUDA device, one thread per item."""
+    from ._launch import launch_rows
+
+    args = (x, p, rms_coef, power, gain, floor2, compress, rms, y)
+    launch_rows(_stream_kernel, x.shape[0], stream, *args)

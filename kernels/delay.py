@@ -98,7 +98,6 @@ def _make_rows(jit):
             v1 = x[i1] + fb[i1 * sf] * y[i1] if i1 >= 0 else past(ring, head, i1)
             y[t] = (1 - f) * v0 + f * v1
 
-
     def _adjoint_row(gy, x, d, fb, ring, head, y, lu, gx, gd, gfb):
         sd = 1 if d.shape[0] > 1 else 0
         sf = 1 if fb.shape[0] > 1 else 0
@@ -160,7 +159,9 @@ def _forward_kernel(x, d, fb, ring, head, y):
 def _adjoint_kernel(gy, x, d, fb, ring, head, y, lu, gx, gd, gfb):
     i = cuda.grid(1)
     if i < x.shape[0]:
-        _adjoint_row_cuda(gy[i], x[i], d[i], fb[i], ring[i], head, y[i], lu[i], gx[i], gd[i], gfb[i])
+        _adjoint_row_cuda(
+            gy[i], x[i], d[i], fb[i], ring[i], head, y[i], lu[i], gx[i], gd[i], gfb[i]
+        )
 
 
 def delay_cuda(x, d, fb, ring, head, y, stream=0):

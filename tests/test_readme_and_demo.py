@@ -39,7 +39,8 @@ def _claims() -> dict[str, object]:
         "y2 = svf(": joined,
         "audio = harmonic(": lambda ns: ns["audio"].shape == (2, 48_000),
         "eq.cutoff_hz = 1200.0": lambda ns: (
-            abs(float(ns["eq"].cutoff_hz.detach()) - 1200) < 0.01 and ns["voice"].shape == (2, 1, 48_000)
+            abs(float(ns["eq"].cutoff_hz.detach()) - 1200) < 0.01
+            and ns["voice"].shape == (2, 1, 48_000)
         ),
         "note = lead(": lambda ns: ns["note"].shape == (1, 1, 48_000),
         "wet = vocal(": lambda ns: (

@@ -4,8 +4,10 @@
     ddsp process in.wav out.wav --chain "Compressor(threshold_db=-20) | Biquad(kind=lowpass)"
     ddsp process in_dir/ out_dir/ --preset chains/hall --tail 2.0
 
-Each file is processed at its own sample rate and written, atomically, at that rate and
-the input's subtype unless ``--subtype`` says otherwise. Outputs that would overwrite an
+Each file is read, processed and written block by block (``--block-size``) through a
+stream of the chain, its latency compensated, so files of any length fit in memory; it
+is processed at its own sample rate and written, atomically, at that rate and the
+input's subtype unless ``--subtype`` says otherwise. Outputs that would overwrite an
 input are refused before any work; in folder mode a file that fails is reported and the
 others are still processed.
 """
@@ -16,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._options import number
+from ._options import number, whole
 
 __all__ = ["add_parser", "run"]
 
@@ -38,6 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seconds of tail to append (reverbs and delays ring out)",
     )
     p.add_argument("--subtype", help="soundfile subtype of the output (default: the input's)")
+    p.add_argument(
+        "--block-size",
+        type=whole(1, 1 << 22, unit="samples"),
+        default=16_384,
+        help="samples read, processed and written at a time (memory stays a few blocks)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -53,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no such file or folder: {args.input}")
     if not args.input.is_dir():
         result = process_file(
-            args.input, args.output, source, tail_seconds=args.tail, subtype=args.subtype
+            args.input,
+            args.output,
+            source,
+            tail_seconds=args.tail,
+            subtype=args.subtype,
+            block_size=args.block_size,
         )
         _report(result)
         return 0
@@ -79,7 +92,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{i}/{len(files)}] {src}", file=sys.stderr)
             try:
                 _report(
-                    process_file(src, dst, source, tail_seconds=args.tail, subtype=args.subtype)
+                    process_file(
+                        src,
+                        dst,
+                        source,
+                        tail_seconds=args.tail,
+                        subtype=args.subtype,
+                        block_size=args.block_size,
+                    )
                 )
                 done += 1
             except (ValueError, OSError) as e:

@@ -3,8 +3,17 @@
 from ._controls import upsample_frames
 from .additive import frame_interpolation, harmonic, sinusoidal
 from .algorithmic import fdn_delays, fdn_reverb, freeverb, orthogonal
-from .delays import chorus, delay, ping_pong_delay
-from .dynamics import DETECTORS, KINDS, compressor, expander, gain_curve_db, limiter, smooth_gain
+from .delays import DelayState, chorus, delay, delay_state, ping_pong_delay
+from .dynamics import (
+    DETECTORS,
+    KINDS,
+    DynamicsState,
+    compressor,
+    expander,
+    gain_curve_db,
+    limiter,
+    smooth_gain,
+)
 from .effects import SHAPERS, distortion, pan, parametric_eq, phaser, stereo_width, tremolo
 from .envelopes import LFO_SHAPES, adsr, lfo
 from .filters import (
@@ -61,6 +70,7 @@ __all__ = [
     "gain_curve_db",
     "DETECTORS",
     "KINDS",
+    "DynamicsState",
     "parametric_eq",
     "distortion",
     "SHAPERS",
@@ -75,6 +85,8 @@ __all__ = [
     "rt60_from_ir",
     "load_impulse_response",
     "ping_pong_delay",
+    "DelayState",
+    "delay_state",
     "phaser",
     "fdn_reverb",
     "fdn_delays",

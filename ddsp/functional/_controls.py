@@ -20,7 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["as_control", "upsample_frames"]
+__all__ = ["as_control", "upsample_frames", "lfo_phase"]
 
 
 def upsample_frames(frames: torch.Tensor, n_samples: int, method: str = "linear") -> torch.Tensor:
@@ -97,3 +97,29 @@ def as_control(value: float | torch.Tensor, x: torch.Tensor, name: str) -> torch
             f"got shape {tuple(value.shape)}"
         ) from None
     return out
+
+
+def lfo_phase(
+    rate_hz: torch.Tensor,
+    n_samples: int,
+    sample_rate: float,
+    phase: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Running phase in cycles (float64) of an oscillator at ``rate_hz (..., Tc)``.
+
+    ``phase[t] = phase0 + sum_{k<t} rate[k] / sample_rate``: a constant rate gives
+    ``phase0 + rate t / sample_rate`` exactly; a per-sample rate (``Tc = n_samples``) is
+    integrated, so a changing rate bends the pitch, never the phase. Returns the phase
+    ``(..., n_samples)`` and the next block's ``phase0`` (wrapped to [0, 1)).
+    """
+    rate = rate_hz.to(torch.float64)
+    p0 = torch.zeros_like(rate[..., :1]) if phase is None else phase.to(torch.float64)
+    if rate.shape[-1] == 1:
+        k = torch.arange(n_samples, dtype=torch.float64, device=rate.device)
+        out = p0 + rate * (k / sample_rate)
+        end = p0 + rate * (n_samples / sample_rate)
+    else:
+        inc = rate / sample_rate
+        out = p0 + torch.cumsum(inc, -1) - inc
+        end = p0 + inc.sum(-1, keepdim=True)
+    return out, torch.remainder(end, 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import torch
 
@@ -14,6 +15,10 @@ from .delays import _delay_line
 
 __all__ = [
     "fdn_reverb",
+    "fdn_state",
+    "FDNState",
+    "freeverb_state",
+    "FreeverbState",
     "fdn_delays",
     "orthogonal",
     "absorption",
@@ -122,6 +127,73 @@ def _network(
     return y
 
 
+class NetworkState(NamedTuple):
+    """State of a delay network between blocks (see :func:`_network_block`).
+
+    Attributes:
+        ring: ``(R, N, M)`` the last ``M = max(delays)`` values entering each line.
+        head: where the next value goes in ``ring``.
+        filters: ``(R, N, 1)`` each line's one-pole filter output of the last sample.
+    """
+
+    ring: torch.Tensor
+    head: int
+    filters: torch.Tensor
+
+
+def network_state(
+    rows: int, n_lines: int, longest: int, *, dtype: torch.dtype, device: Any
+) -> NetworkState:
+    """The state of a silent delay network."""
+    ring = torch.zeros(rows, n_lines, longest, dtype=dtype, device=device)
+    return NetworkState(ring, 0, torch.zeros(rows, n_lines, 1, dtype=dtype, device=device))
+
+
+def _network_block(
+    x: torch.Tensor,
+    B: torch.Tensor,
+    A: torch.Tensor,
+    k: torch.Tensor,
+    p: torch.Tensor,
+    m: torch.Tensor,
+    Ca: torch.Tensor,
+    Cs: torch.Tensor,
+    D: torch.Tensor,
+    state: NetworkState,
+) -> tuple[torch.Tensor, NetworkState]:
+    """The delay network of :func:`_network` on one block, from ``state``, in torch.
+
+    The same recursion as ``kernels/fdn.py`` (its docstring), run in sub-blocks no longer
+    than the shortest line, so a sub-block's line outputs were all written before it:
+    gather them from the ring, filter them (one-pole, :func:`~ddsp.functional.allpole`),
+    mix them back through the matrix and write them. Differentiable within the block.
+    """
+    from .filters import allpole
+
+    n_r, _, n_t = x.shape
+    ring, head, filt = state.ring, state.head, state.filters
+    longest = ring.shape[-1]
+    mm = m.to(torch.int64).expand(n_r, -1)  # (R, N)
+    shortest = max(1, int(mm.min()))
+    coef = -p.expand(n_r, -1)[..., None]  # (R, N, 1): a[t] = k s[t] + p a[t-1]
+    gain = k.expand(n_r, -1)[..., None]
+    ys, pos = [], 0
+    while pos < n_t:
+        n = min(shortest, n_t - pos)
+        t = torch.arange(n, device=x.device)
+        read = (head + t[None, None, :] - mm[..., None]) % longest  # (R, N, n)
+        s = ring.gather(-1, read)
+        a, last = allpole(gain * s, coef, filt, return_state=True)
+        xs = x[..., pos : pos + n]
+        v = A @ a + torch.einsum("nc,rct->rnt", B, xs)
+        ys.append(Ca @ a + Cs @ s + D @ xs)
+        write = (head + t) % longest
+        ring = ring.index_copy(-1, write, v)
+        head, filt, pos = (head + n) % longest, last, pos + n
+    y = torch.cat(ys, -1) if ys else x.new_zeros((n_r, Ca.shape[-2], 0))
+    return y, NetworkState(ring.detach(), head, filt.detach())
+
+
 def _channel_shared(c: torch.Tensor) -> torch.Tensor:
     """A control from :func:`as_control` for ``(..., C, T)`` audio, first channel's value
     kept so it broadcasts over a stereo output whatever ``C`` the input had."""
@@ -144,7 +216,9 @@ def fdn_reverb(
     output_gains: torch.Tensor | None = None,
     pre_delay_ms: float = 0.0,
     mix: float | torch.Tensor = 0.3,
-) -> torch.Tensor:
+    state: FDNState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, FDNState]:
     """Feedback delay network reverb, run sample by sample in the delay-network kernel.
 
     The input (downmixed to mono) enters ``N`` delay lines with ``input_gains``; each
@@ -165,10 +239,15 @@ def fdn_reverb(
         input_gains: ``(N,)``; default ``1/sqrt(N)`` each.
         output_gains: ``(2, N)``; default alternating signs per channel (decorrelated).
         pre_delay_ms: silence before the first echo (whole samples, not differentiable).
-        mix: 0 dry .. 1 wet, float or per item.
+        mix: 0 dry .. 1 wet, float, per item or (streamed) per sample.
+        state: a previous block's :class:`FDNState` (see :func:`fdn_state`): the block then
+            runs in torch from that state (:func:`_network_block`), as a stream.
+        return_state: also return the final state (starting from silence if ``state`` is
+            None).
 
     Returns:
-        ``(..., 2, T)``. Gradients: x, feedback_matrix, rt60_s, high_rt60_ratio, the gains, mix.
+        ``(..., 2, T)``, or ``(y, state)``. Gradients: x, feedback_matrix, rt60_s,
+        high_rt60_ratio, the gains, mix.
     """
     x = check_mono_or_stereo(x)
     m = torch.as_tensor(delays, device=x.device).reshape(1, -1)
@@ -213,12 +292,31 @@ def fdn_reverb(
     rt = _row_control(rt60_s, x, "rt60_s")
     ratio = _row_control(high_rt60_ratio, x, "high_rt60_ratio")
     k, p = absorption(m[0], sample_rate=sample_rate, rt60_s=rt, high_rt60_ratio=ratio)
-    mx = _row_control(mix, x, "mix")[:, :, None]  # (R or 1, 1, 1)
     # the dry signal (upmixed to stereo) rides the kernel's direct path, scaled by 1 - mix
     dry = torch.ones(2, n_c, dtype=x.dtype, device=x.device) if n_c == 1 else None
     dry = torch.eye(2, dtype=x.dtype, device=x.device) if dry is None else dry
     B = gin[:, None].expand(n_l, n_c) / n_c  # the lines hear the mono downmix
     shift = int(round(pre_delay_ms * sample_rate / 1000.0))
+    if state is None and return_state:
+        state = fdn_state(rows.shape[0], m[0].tolist(), shift, dtype=x.dtype, device=x.device)
+    if state is not None:  # the lines hear the downmix through the pre-delay's FIFO
+        mono = rows.mean(-2, keepdim=True)
+        joined = torch.cat([state.pre.expand(rows.shape[0], 1, -1), mono], -1)
+        late = joined[..., :n_t]
+        pre = joined[..., joined.shape[-1] - state.pre.shape[-1] :].detach()
+        rows_in = torch.cat([rows, late], -2)
+        B2 = torch.cat([torch.zeros_like(B), gin[:, None]], -1)
+        zero = torch.zeros(2, n_c, dtype=x.dtype, device=x.device)
+        wet, net = _network_block(
+            rows_in, B2, A, k, p, m, gout[None], torch.zeros_like(gout)[None],
+            torch.cat([zero, zero[:, :1]], -1)[None], state.network,
+        )  # fmt: skip
+        mx = _channel_shared(as_control(mix, x, "mix"))
+        mx = mx.reshape(-1, 1, mx.shape[-1])
+        y = (1 - mx) * (dry @ rows) + mx * wet
+        y = y.reshape(*batch, 2, n_t)
+        return (y, FDNState(net, pre)) if return_state else y
+    mx = _row_control(mix, x, "mix")[:, :, None]  # (R or 1, 1, 1)
     if shift:  # the lines hear a delayed copy, fed as an extra input channel
         late = torch.nn.functional.pad(rows.mean(-2, keepdim=True), (shift, 0))[..., :n_t]
         rows = torch.cat([rows, late], -2)
@@ -226,6 +324,22 @@ def fdn_reverb(
         dry = torch.cat([dry, torch.zeros(2, 1, dtype=x.dtype, device=x.device)], -1)
     y = _network(rows, B, A, k, p, m, mx * gout, torch.zeros_like(gout)[None], (1 - mx) * dry)
     return y.reshape(*batch, 2, n_t)
+
+
+class FDNState(NamedTuple):
+    """State of :func:`fdn_reverb` between blocks: the network and the pre-delay's FIFO."""
+
+    network: NetworkState
+    pre: torch.Tensor  # (R, 1, shift) the downmix's last ``shift`` samples
+
+
+def fdn_state(
+    rows: int, delays: Sequence[int], pre_delay: int, *, dtype: torch.dtype, device: Any
+) -> FDNState:
+    """The state of a silent FDN stream: ``rows`` items, line ``delays`` and a pre-delay in
+    samples."""
+    net = network_state(rows, len(delays), max(delays), dtype=dtype, device=device)
+    return FDNState(net, torch.zeros(rows, 1, pre_delay, dtype=dtype, device=device))
 
 
 # Freeverb's tuning at 44.1 kHz (Jezar at Dreampoint, public domain)
@@ -244,7 +358,9 @@ def freeverb(
     damping: float | torch.Tensor = 0.5,
     width: float | torch.Tensor = 1.0,
     mix: float | torch.Tensor = 0.33,
-) -> torch.Tensor:
+    state: FreeverbState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, FreeverbState]:
     """Freeverb: 8 parallel lowpass-feedback combs into 4 series allpasses, per channel.
 
     The classic Schroeder-Moorer design with Freeverb's tuning (line lengths scaled from
@@ -257,25 +373,18 @@ def freeverb(
         room_size, damping: in [0, 1], float or per item.
         width: stereo width of the wet signal in [0, 1].
         mix: 0 dry .. 1 wet.
+        state: a previous block's :class:`FreeverbState` (see :func:`freeverb_state`).
+        return_state: also return the final state.
 
     Returns:
-        ``(..., 2, T)``. Gradients: x, room_size, damping, width, mix.
+        ``(..., 2, T)``, or ``(y, state)``. Gradients: x, room_size, damping, width, mix.
     """
     x = check_mono_or_stereo(x)
     for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
         check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
 
-    def scale(n: int) -> int:  # JUCE's and Freeverb's integer scaling of the tunings
-        return max(1, int(sample_rate) * n // 44100)
-
-    lengths = torch.tensor(
-        [
-            [scale(c) for c in _COMBS],
-            [scale(c + _SPREAD) for c in _COMBS],
-        ],
-        device=x.device,
-    )
+    lengths = torch.tensor(_freeverb_lengths(sample_rate, _COMBS), device=x.device)
     batch, n_t = x.shape[:-2], x.shape[-1]
     n_items = math.prod(batch)
     mono = x.sum(-2).reshape(-1, 1, n_t)
@@ -292,19 +401,62 @@ def freeverb(
     B = torch.full((n_c, 1), _FIXED_GAIN, dtype=x.dtype, device=x.device)
     taps = torch.ones(1, 1, n_c, dtype=x.dtype, device=x.device)
     direct = torch.zeros(1, 1, 1, dtype=x.dtype, device=x.device)
-    y = _network(rows, B, A, k, p, m, torch.zeros_like(taps), taps, direct)[:, 0]  # combs' sum
-    for n in _ALLPASSES:
-        d = torch.tensor(
-            [[scale(n)], [scale(n + _SPREAD)]],
-            dtype=x.dtype,
-            device=x.device,
-        ).repeat(n_items, 1)
+    if state is None and return_state:
+        state = freeverb_state(n_items, sample_rate, dtype=x.dtype, device=x.device)
+    args = (rows, B, A, k, p, m, torch.zeros_like(taps), taps, direct)
+    if state is None:
+        y = _network(*args)[:, 0]  # combs' sum
+    else:
+        y, net = _network_block(*args, state.network)
+        y = y[:, 0]
+    passes = []
+    for i, (left, right) in enumerate(_freeverb_lengths(sample_rate, _ALLPASSES, columns=True)):
+        d = torch.tensor([[left], [right]], dtype=x.dtype, device=x.device).repeat(n_items, 1)
         fbk = torch.full((1, 1), 0.5, dtype=x.dtype, device=x.device).expand(y.shape[0], 1)
-        y = _delay_line(y, d, fbk)[0] - y
+        out, line = _delay_line(y, d, fbk, None if state is None else state.allpasses[i])
+        y = out - y
+        passes.append(line)
     wet = y.reshape(*batch, 2, n_t) * _WET_SCALE
     w = _channel_shared(as_control(width, x, "width"))
     left, right = wet[..., 0:1, :], wet[..., 1:2, :]
     wet1, wet2 = (1 + w) / 2, (1 - w) / 2
     wet = torch.cat([wet1 * left + wet2 * right, wet1 * right + wet2 * left], -2)
     mx = _channel_shared(as_control(mix, x, "mix"))
-    return (1 - mx) * _stereo_dry(x) + mx * wet
+    y = (1 - mx) * _stereo_dry(x) + mx * wet
+    return (y, FreeverbState(net, passes)) if state is not None and return_state else y
+
+
+def _freeverb_lengths(
+    sample_rate: float, tunings: Sequence[int], columns: bool = False
+) -> list[list[int]]:
+    """Line lengths at ``sample_rate``: left and right (23 samples longer at 44.1 kHz),
+    scaled by integer division as Freeverb and JUCE do. Rows ``[left, right]`` of all the
+    tunings, or with ``columns`` one ``[left, right]`` per tuning."""
+
+    def scale(n: int) -> int:
+        return max(1, int(sample_rate) * n // 44100)
+
+    rows = [[scale(c) for c in tunings], [scale(c + _SPREAD) for c in tunings]]
+    return [list(pair) for pair in zip(*rows)] if columns else rows
+
+
+class FreeverbState(NamedTuple):
+    """State of :func:`freeverb` between blocks: the comb network and the allpass lines."""
+
+    network: NetworkState
+    allpasses: list
+
+
+def freeverb_state(
+    items: int, sample_rate: float, *, dtype: torch.dtype, device: Any
+) -> FreeverbState:
+    """The state of a silent Freeverb stream of ``items`` signals (two rows each)."""
+    from .delays import DelayState
+
+    longest = max(max(row) for row in _freeverb_lengths(sample_rate, _COMBS))
+    net = network_state(2 * items, len(_COMBS), longest, dtype=dtype, device=device)
+    passes = []
+    for pair in _freeverb_lengths(sample_rate, _ALLPASSES, columns=True):
+        ring = torch.zeros(2 * items, max(pair) + 2, dtype=dtype, device=device)
+        passes.append(DelayState(ring, 0))
+    return FreeverbState(net, passes)

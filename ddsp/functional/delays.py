@@ -10,7 +10,7 @@ import torch
 
 from .._checks import check_mono_or_stereo, check_range, check_signal
 from ..ops import DelayFunction
-from ._controls import as_control
+from ._controls import as_control, lfo_phase
 from .filters import _batch_shape, _rows
 
 __all__ = ["delay", "chorus", "ping_pong_delay", "DelayState", "delay_state"]
@@ -86,7 +86,9 @@ def delay(
     sample_rate: float,
     feedback: float | torch.Tensor = 0.0,
     mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
+    state: DelayState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, DelayState]:
     """Feedback delay (echo) with a fractional, modulatable delay time.
 
     The wet signal is ``y[t] = u(t - delay)`` with ``u = x + feedback * y``, read with
@@ -99,9 +101,12 @@ def delay(
         delay_ms: ms, ``>= 1000 / sample_rate``; float, per item or time-varying.
         feedback: in ``(-1, 1)``; float, per item or time-varying.
         mix: 0 dry .. 1 wet.
+        state: the line's :class:`DelayState` from a previous block (see
+            :func:`delay_state`), or None for silence.
+        return_state: also return the final state (the next block's ``state``).
 
     Returns:
-        ``(..., T)``. Gradients: x, delay_ms, feedback, mix.
+        ``(..., T)``, or ``(y, state)``. Gradients: x, delay_ms, feedback, mix.
 
     >>> y = delay(torch.tensor([1.0, 0, 0, 0, 0, 0]), 2.0, sample_rate=1000, feedback=0.5, mix=1.0)
     >>> y.tolist()
@@ -114,7 +119,11 @@ def delay(
     d = as_control(delay_ms, x, "delay_ms") * (sample_rate / 1000.0)
     fb = as_control(feedback, x, "feedback")
     m = as_control(mix, x, "mix")
-    return (1 - m) * x + m * _delay_line(x, d, fb)[0]
+    if return_state and state is None:
+        state = delay_state(x, float(d.detach().max()))
+    wet, new = _delay_line(x, d, fb, state)
+    y = (1 - m) * x + m * wet
+    return (y, new) if return_state else y
 
 
 def chorus(
@@ -126,19 +135,23 @@ def chorus(
     centre_ms: float | torch.Tensor = 15.0,
     feedback: float | torch.Tensor = 0.0,
     mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
+    state: tuple[torch.Tensor, DelayState] | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, DelayState]]:
     """Chorus / flanger: a delay swept by a sine LFO, ``centre_ms + depth_ms sin(2 pi rate t)``.
 
     Chorus: centre 10-30 ms, little feedback; flanger: centre 1-5 ms with feedback.
-    Controls: floats or per item. Gradients: x and every control.
+    Controls: floats or per item (a per-sample rate is integrated). ``state`` is
+    ``(lfo_phase, delay_state)`` of a previous block (``return_state`` gives it).
+    Gradients: x and every control.
     """
     x = check_signal(x)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
     check_range(depth_ms, "depth_ms", 0.0, math.inf, low_inclusive=True)
     check_range(centre_ms, "centre_ms", 0.0, math.inf)
-    t = torch.arange(x.shape[-1], dtype=torch.float64, device=x.device) / sample_rate
     rate = as_control(rate_hz, x, "rate_hz")
-    lfo_wave = torch.sin(2 * math.pi * rate.to(torch.float64) * t).to(x.dtype)
+    cycles, end = lfo_phase(rate, x.shape[-1], sample_rate, None if state is None else state[0])
+    lfo_wave = torch.sin(2 * math.pi * cycles).to(x.dtype)
     delay_ms = (
         as_control(centre_ms, x, "centre_ms") + as_control(depth_ms, x, "depth_ms") * lfo_wave
     )
@@ -150,7 +163,16 @@ def chorus(
             f"expected centre_ms - depth_ms >= {floor:g} ms (one sample), "
             f"got {float(lowest.detach().min()):g} ms"
         )
-    return delay(x, delay_ms, sample_rate=sample_rate, feedback=feedback, mix=mix)
+    out = delay(
+        x,
+        delay_ms,
+        sample_rate=sample_rate,
+        feedback=feedback,
+        mix=mix,
+        state=None if state is None else state[1],
+        return_state=return_state,
+    )
+    return (out[0], (end, out[1])) if return_state else out
 
 
 def ping_pong_delay(
@@ -160,7 +182,9 @@ def ping_pong_delay(
     sample_rate: float,
     feedback: float | torch.Tensor = 0.5,
     mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
+    state: DelayState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, DelayState]:
     """Stereo ping-pong delay: two delay lines, each feeding back into the other.
 
     ``uL = xL + feedback yR``, ``uR = xR + feedback yL``, ``y(t) = u(t - delay)``: echoes
@@ -175,9 +199,11 @@ def ping_pong_delay(
         delay_ms: ms per bounce, ``>= 1000 / sample_rate``; float, per item or time-varying.
         feedback: in ``(-1, 1)``.
         mix: 0 dry .. 1 wet.
+        state: the two lines' :class:`DelayState` (``(..., 2, H)``) of a previous block.
+        return_state: also return the final state.
 
     Returns:
-        ``(..., 2, T)``. Gradients: x, delay_ms, feedback, mix.
+        ``(..., 2, T)``, or ``(y, state)``. Gradients: x, delay_ms, feedback, mix.
     """
     x = check_mono_or_stereo(x)
     check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
@@ -189,8 +215,11 @@ def ping_pong_delay(
     fb = as_control(feedback, left, "feedback")
     both = torch.cat([left + right, left - right], -2)  # sum and difference lines
     fb2 = torch.cat([fb, -fb], -2) if fb.ndim >= 2 else torch.stack([fb, -fb], -2)
-    y = _delay_line(both, d, fb2)[0]
+    if return_state and state is None:
+        state = delay_state(both, float(d.detach().max()))
+    y, new = _delay_line(both, d, fb2, state)
     wet = torch.cat([y[..., 0:1, :] + y[..., 1:2, :], y[..., 0:1, :] - y[..., 1:2, :]], -2) / 2
     dry = left.expand(*left.shape[:-2], 2, left.shape[-1]) if x.shape[-2] == 1 else x
     m = as_control(mix, left, "mix")
-    return (1 - m) * dry + m * wet
+    out = (1 - m) * dry + m * wet
+    return (out, new) if return_state else out

@@ -11,6 +11,7 @@ adjoint gives gradients for every control (the branch itself is piecewise consta
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -28,6 +29,7 @@ __all__ = [
     "gain_curve_db",
     "DETECTORS",
     "KINDS",
+    "DynamicsState",
 ]
 
 DETECTORS = ("peak", "rms")
@@ -99,25 +101,47 @@ def smooth_gain(
     return y.reshape(*batch, n_t)
 
 
+class DynamicsState(NamedTuple):
+    """State of a compressor, limiter or expander between blocks.
+
+    Attributes:
+        gain: the smoothed linear gain of the last sample, ``(..., 1)`` per detector row
+            (channels linked: one row per item).
+        power: the RMS detector's mean square per channel ``(..., channels)``, or None
+            for the peak detector.
+    """
+
+    gain: torch.Tensor
+    power: torch.Tensor | None
+
+
 def _level_db(
-    x: torch.Tensor, detector: str, rms_ms: float, sample_rate: float, link_channels: bool
-) -> torch.Tensor:
+    x: torch.Tensor,
+    detector: str,
+    rms_ms: float,
+    sample_rate: float,
+    link_channels: bool,
+    power_state: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Detector level in dB, and the RMS detector's final mean square (None for peak)."""
     if detector not in DETECTORS:
         raise ValueError(f"expected detector in {DETECTORS}, got {detector!r}")
+    final = None
     if detector == "peak":
         power = x.square()
     else:
         coef = ms_to_coef(rms_ms, sample_rate)
-        power = allpole(
-            (1 - coef) * x.square(), torch.tensor([-coef], dtype=x.dtype, device=x.device)
-        )
+        a = torch.tensor([-coef], dtype=x.dtype, device=x.device)
+        zi = None if power_state is None else power_state.detach()[..., None]
+        power, final = allpole((1 - coef) * x.square(), a, zi, return_state=True)
+        final = final[..., 0].detach()
     if link_channels:
         if x.ndim < 2:
             raise ValueError(
                 f"expected (..., channels, time) audio to link channels, got {tuple(x.shape)}"
             )
         power = power.amax(dim=-2, keepdim=True)
-    return 10.0 * torch.log10(power.clamp_min(0.0) + _FLOOR**2)
+    return 10.0 * torch.log10(power.clamp_min(0.0) + _FLOOR**2), final
 
 
 def _dynamics(
@@ -134,6 +158,8 @@ def _dynamics(
     link_channels,
     kind,
     fused=True,
+    state: DynamicsState | None = None,
+    return_state: bool = False,
 ):
     x = check_signal(x)
     check_range(sample_rate, "sample_rate", 0.0, math.inf)
@@ -159,21 +185,40 @@ def _dynamics(
         )
     }
     static = all(t.shape[-1] == 1 for t in ctl.values())
+    initial = 1.0 if state is None else state.gain.detach()
     if fused and static and detector == "peak" and not link_channels:
-        return _fused(x, ctl, sample_rate, kind == "compressor")
-    level = _level_db(x, detector, rms_ms, sample_rate, link_channels)
+        y, gain = _fused(x, ctl, sample_rate, kind == "compressor", initial)
+        return (y, DynamicsState(gain, None)) if return_state else y
+    power_state = None if state is None else state.power
+    level, power = _level_db(x, detector, rms_ms, sample_rate, link_channels, power_state)
     gain_db = gain_curve_db(level, ctl["threshold_db"], ctl["ratio"], ctl["knee_db"], kind=kind)
     smoothed = smooth_gain(
         torch.pow(10.0, gain_db / 20.0),
         ms_to_coef(ctl["attack_ms"], sample_rate),
         ms_to_coef(ctl["release_ms"], sample_rate),
+        initial=initial,
     )
-    return x * smoothed * torch.pow(10.0, ctl["makeup_db"] / 20.0)
+    y = x * smoothed * torch.pow(10.0, ctl["makeup_db"] / 20.0)
+    if not return_state:
+        return y
+    gain = smoothed[..., -1:].detach() if smoothed.shape[-1] else torch.as_tensor(initial)
+    return y, DynamicsState(gain, power)
 
 
-def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, compress: bool):
-    """Peak detector with static controls: one fused kernel pass (``kernels/compressor.py``)."""
-    batch = _batch_shape(x, *(t.shape[:-1] for t in ctl.values()), names=tuple(ctl))
+def _fused(
+    x: torch.Tensor,
+    ctl: dict[str, torch.Tensor],
+    sample_rate: float,
+    compress: bool,
+    initial: float | torch.Tensor = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Peak detector with static controls: one fused kernel pass (``kernels/compressor.py``).
+
+    Returns the output and the smoothed gain of the last sample ``(..., 1)``."""
+    shapes = [t.shape[:-1] for t in ctl.values()]
+    if isinstance(initial, torch.Tensor):
+        shapes.append(initial.shape[:-1])
+    batch = _batch_shape(x, *shapes, names=(*ctl, "state")[: len(shapes)])
     n_t = x.shape[-1]
     cols = [
         ctl["threshold_db"],
@@ -184,9 +229,13 @@ def _fused(x: torch.Tensor, ctl: dict[str, torch.Tensor], sample_rate: float, co
         torch.pow(10.0, ctl["makeup_db"] / 20.0),
     ]
     p = torch.stack([_rows(c[..., 0].to(torch.float64), batch, ()) for c in cols], dim=-1)
-    y0 = torch.ones(p.shape[0], dtype=torch.float64, device=x.device)
-    out, *_state = DynamicsFunction.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, compress)
-    return out.reshape(*batch, n_t)
+    if isinstance(initial, torch.Tensor):
+        y0 = _rows(initial[..., 0].to(torch.float64), batch, ())
+    else:
+        y0 = torch.full((p.shape[0],), float(initial), dtype=torch.float64, device=x.device)
+    out, ys, *_ = DynamicsFunction.apply(_rows(x, batch, (n_t,)), p, y0, _FLOOR**2, compress)
+    last = ys[:, -1:] if n_t else y0[:, None].to(x.dtype)
+    return out.reshape(*batch, n_t), last.reshape(*batch, 1)
 
 
 def compressor(
@@ -202,7 +251,9 @@ def compressor(
     detector: str = "peak",
     rms_ms: float = 10.0,
     link_channels: bool = False,
-) -> torch.Tensor:
+    state: DynamicsState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, DynamicsState]:
     """Feed-forward compressor with a soft knee and attack/release smoothing.
 
     Args:
@@ -215,9 +266,12 @@ def compressor(
         makeup_db: gain after compression, dB.
         detector: ``"peak"`` or ``"rms"`` (one-pole mean square over ``rms_ms``).
         link_channels: detect on the loudest channel (``dim=-2``) so the image holds.
+        state: a previous block's :class:`DynamicsState`; None starts from unity gain.
+        return_state: also return the final state.
 
     Returns:
-        ``(..., T)``. Devices: cpu, cuda. Gradients: x and every control.
+        ``(..., T)``, or ``(y, state)``. Devices: cpu, cuda. Gradients: x and every control
+        (within a block: the carried state holds values).
 
     >>> x = torch.ones(1, 4800)
     >>> y = compressor(x, -12.0, 4.0, 1.0, 50.0, sample_rate=48000, knee_db=0.0)
@@ -237,6 +291,8 @@ def compressor(
         rms_ms,
         link_channels,
         kind="compressor",
+        state=state,
+        return_state=return_state,
     )
 
 
@@ -250,8 +306,12 @@ def limiter(
     knee_db: float | torch.Tensor = 0.0,
     makeup_db: float | torch.Tensor = 0.0,
     link_channels: bool = False,
-) -> torch.Tensor:
-    """Peak limiter: a compressor with infinite ratio and a fast attack (no look-ahead)."""
+    state: DynamicsState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, DynamicsState]:
+    """Peak limiter: a compressor with infinite ratio and a fast attack (no look-ahead).
+
+    ``state``/``return_state`` as for :func:`compressor`."""
     return _dynamics(
         x,
         sample_rate,
@@ -265,6 +325,8 @@ def limiter(
         10.0,
         link_channels,
         kind="compressor",
+        state=state,
+        return_state=return_state,
     )
 
 
@@ -281,7 +343,9 @@ def expander(
     detector: str = "peak",
     rms_ms: float = 10.0,
     link_channels: bool = False,
-) -> torch.Tensor:
+    state: DynamicsState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, DynamicsState]:
     """Downward expander (a gate at high ratios): below the threshold, each dB under it
     becomes ``ratio`` dB under it. Arguments as :func:`compressor`."""
     return _dynamics(
@@ -297,4 +361,6 @@ def expander(
         rms_ms,
         link_channels,
         kind="expander",
+        state=state,
+        return_state=return_state,
     )

@@ -8,8 +8,8 @@ import math
 import torch
 
 from .._checks import check_mono_or_stereo, check_range, check_signal
-from ._controls import as_control
-from .filters import biquad, lfilter
+from ._controls import as_control, lfo_phase
+from .filters import LFilterState, biquad, lfilter
 
 __all__ = [
     "parametric_eq",
@@ -33,7 +33,9 @@ def parametric_eq(
     high_shelf: tuple | None = None,
     low_cut_hz: float | torch.Tensor | None = None,
     high_cut_hz: float | torch.Tensor | None = None,
-) -> torch.Tensor:
+    zi: list[LFilterState] | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, list[LFilterState]]:
     """Parametric EQ: high-pass, low shelf, peaking bands, high shelf, low-pass, in series.
 
     Args:
@@ -42,27 +44,45 @@ def parametric_eq(
         peaks: ``(cutoff_hz, gain_db, q)`` per peaking band; controls as for the filters.
         low_shelf, high_shelf: ``(cutoff_hz, gain_db)`` (shelf q = 1/sqrt(2)).
         low_cut_hz, high_cut_hz: Butterworth high-pass / low-pass corners (12 dB/octave).
+        zi: one :class:`LFilterState` per band present, in the order above (a previous
+            block's final states), or None for silence.
+        return_state: also return the final states.
 
     Returns:
-        ``(..., T)``. Gradients: x and every control given as a tensor.
+        ``(..., T)``, or ``(y, states)``. Gradients: x and every control given as a tensor.
     """
     y = check_signal(x)
     butterworth = 1 / math.sqrt(2)
+    bands: list[tuple] = []  # (kind, cutoff, q, gain) in series order
     if low_cut_hz is not None:
-        y = biquad(y, "highpass", low_cut_hz, butterworth, sample_rate=sample_rate)
+        bands.append(("highpass", low_cut_hz, butterworth, 0.0))
     if low_shelf is not None:
-        y = biquad(y, "lowshelf", low_shelf[0], butterworth, low_shelf[1], sample_rate=sample_rate)
+        bands.append(("lowshelf", low_shelf[0], butterworth, low_shelf[1]))
     for band in peaks:
         if len(band) != 3:
             raise ValueError(f"expected each peak as (cutoff_hz, gain_db, q), got {band!r}")
-        y = biquad(y, "peaking", band[0], band[2], band[1], sample_rate=sample_rate)
+        bands.append(("peaking", band[0], band[2], band[1]))
     if high_shelf is not None:
-        y = biquad(
-            y, "highshelf", high_shelf[0], butterworth, high_shelf[1], sample_rate=sample_rate
-        )
+        bands.append(("highshelf", high_shelf[0], butterworth, high_shelf[1]))
     if high_cut_hz is not None:
-        y = biquad(y, "lowpass", high_cut_hz, butterworth, sample_rate=sample_rate)
-    return y
+        bands.append(("lowpass", high_cut_hz, butterworth, 0.0))
+    if zi is not None and len(zi) != len(bands):
+        raise ValueError(f"expected zi with one state per band ({len(bands)}), got {len(zi)}")
+    states = []
+    for i, (kind, fc, q, gain) in enumerate(bands):
+        out = biquad(
+            y,
+            kind,
+            fc,
+            q,
+            gain,
+            sample_rate=sample_rate,
+            zi=None if zi is None else zi[i],
+            return_state=return_state,
+        )
+        y, state = out if return_state else (out, None)
+        states.append(state)
+    return (y, states) if return_state else y
 
 
 def _shape(v: torch.Tensor, shape: str) -> torch.Tensor:
@@ -148,21 +168,22 @@ def tremolo(
     depth: float | torch.Tensor,
     *,
     sample_rate: float,
-) -> torch.Tensor:
+    phase: torch.Tensor | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Amplitude modulation by a sine LFO: gain ``1 - depth (1 - cos(2 pi rate t)) / 2``.
 
-    ``depth`` in [0, 1] (1: the gain dips to 0); the gain starts at 1 (t = 0).
+    ``depth`` in [0, 1] (1: the gain dips to 0); the gain starts at 1 (t = 0), or at the
+    LFO ``phase`` (cycles, from a previous block's returned state).
     """
     x = check_signal(x)
     check_range(depth, "depth", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
-    rate = as_control(rate_hz, x, "rate_hz").to(torch.float64)
-    if rate.shape[-1] == 1:
-        rate = rate.expand(*rate.shape[:-1], x.shape[-1])
-    phase = torch.cumsum(rate / sample_rate, -1) - rate / sample_rate
+    rate = as_control(rate_hz, x, "rate_hz")
+    cycles, end = lfo_phase(rate, x.shape[-1], sample_rate, phase)
     d = as_control(depth, x, "depth")
-    gain = 1 - d * (1 - torch.cos(2 * math.pi * phase).to(x.dtype)) / 2
-    return x * gain
+    gain = 1 - d * (1 - torch.cos(2 * math.pi * cycles).to(x.dtype)) / 2
+    return (x * gain, end) if return_state else x * gain
 
 
 def phaser(
@@ -174,7 +195,9 @@ def phaser(
     centre_hz: float | torch.Tensor = 800.0,
     stages: int = 4,
     mix: float | torch.Tensor = 0.5,
-) -> torch.Tensor:
+    state: tuple[torch.Tensor, list[LFilterState]] | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, list[LFilterState]]]:
     """Phaser: a chain of first-order allpasses whose break frequency an LFO sweeps.
 
     Break frequency ``centre_hz * 2 ** (depth_octaves * sin(2 pi rate t))`` (kept below
@@ -193,7 +216,9 @@ def phaser(
         mix: 0 dry .. 1 wet.
 
     Returns:
-        ``(..., T)``. Gradients: x, rate_hz, depth_octaves, centre_hz, mix.
+        ``(..., T)``, or ``(y, (lfo_phase, stage_states))`` with ``return_state`` (pass it as
+        ``state`` to continue in the next block). Gradients: x, rate_hz, depth_octaves,
+        centre_hz, mix.
     """
     x = check_signal(x)
     if not (isinstance(stages, int) and 1 <= stages <= 12):
@@ -202,9 +227,9 @@ def phaser(
     check_range(depth_octaves, "depth_octaves", 0.0, 8.0, low_inclusive=True, high_inclusive=True)
     check_range(centre_hz, "centre_hz", 0.0, sample_rate / 2)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
-    t = torch.arange(x.shape[-1], dtype=torch.float64, device=x.device) / sample_rate
     rate = as_control(rate_hz, x, "rate_hz")
-    sweep = torch.sin(2 * math.pi * rate.to(torch.float64) * t).to(x.dtype)
+    cycles, end = lfo_phase(rate, x.shape[-1], sample_rate, None if state is None else state[0])
+    sweep = torch.sin(2 * math.pi * cycles).to(x.dtype)
     octaves = as_control(depth_octaves, x, "depth_octaves") * sweep
     f = (as_control(centre_hz, x, "centre_hz") * torch.exp2(octaves)).clamp(max=0.45 * sample_rate)
     w = torch.tan(math.pi * f / sample_rate)
@@ -214,8 +239,11 @@ def phaser(
     one = torch.ones_like(c)
     b = torch.stack([c, one], -1)  # (..., T, 2): per-sample coefficients
     a = torch.stack([one, c], -1)
-    y = x
-    for _ in range(stages):
-        y = lfilter(y, b, a)
+    y, states = x, []
+    for i in range(stages):
+        out = lfilter(y, b, a, None if state is None else state[1][i], return_state=return_state)
+        y, st = out if return_state else (out, None)
+        states.append(st)
     m = as_control(mix, x, "mix")
-    return (1 - m) * x + m * y
+    out = (1 - m) * x + m * y
+    return (out, (end, states)) if return_state else out

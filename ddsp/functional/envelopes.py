@@ -7,13 +7,14 @@ sample, e.g. an envelope sweeping an SVF cutoff inside a voice.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import torch
 
 from .._checks import check_range, check_signal
 from ._controls import upsample_frames
 
-__all__ = ["adsr", "lfo", "LFO_SHAPES"]
+__all__ = ["adsr", "lfo", "LFO_SHAPES", "ADSRState", "adsr_state"]
 
 LFO_SHAPES = ("sine", "triangle", "saw", "square")
 
@@ -28,10 +29,38 @@ def _per_item(value: float | torch.Tensor, like: torch.Tensor, name: str) -> tor
     return torch.tensor([[float(value)]], dtype=like.dtype, device=like.device)
 
 
-def _samples_since(edges: torch.Tensor) -> torch.Tensor:
-    """Samples since the last True in ``edges`` (B, T) (inclusive: 0 on the edge); -1 before."""
-    t = torch.arange(edges.shape[-1], device=edges.device).expand_as(edges)
+class ADSRState(NamedTuple):
+    """State of :func:`adsr` between blocks (sample indices count from the stream's start).
+
+    Attributes:
+        time: ``(batch, 1)`` int64, samples before this block.
+        last_on, last_off: ``(batch, 1)`` int64, index of the last rising / falling gate
+            edge, -1 before the first.
+        gate_on: ``(batch, 1)`` bool, whether the gate was on at the last sample.
+    """
+
+    time: torch.Tensor
+    last_on: torch.Tensor
+    last_off: torch.Tensor
+    gate_on: torch.Tensor
+
+
+def adsr_state(batch: int, device: Any = None) -> ADSRState:
+    """The state of an ADSR stream before its first sample: no note yet."""
+    zeros = torch.zeros(batch, 1, dtype=torch.int64, device=device)
+    return ADSRState(
+        zeros, zeros - 1, zeros - 1, torch.zeros(batch, 1, dtype=torch.bool, device=device)
+    )
+
+
+def _samples_since(
+    edges: torch.Tensor, t: torch.Tensor, before: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples since the last True in ``edges`` (B, T) (0 on the edge; -1 before any), and
+    the index of that edge; ``t`` holds the samples' indices, ``before`` the last edge
+    before the block (-1: none)."""
     last = torch.cummax(torch.where(edges, t, torch.full_like(t, -1)), dim=-1).values
+    last = torch.maximum(last, before)
     return torch.where(last >= 0, t - last, torch.full_like(t, -1)), last
 
 
@@ -43,7 +72,9 @@ def adsr(
     release_ms: float | torch.Tensor,
     *,
     sample_rate: float,
-) -> torch.Tensor:
+    state: ADSRState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, ADSRState]:
     """Linear ADSR envelope from a gate, in closed form (differentiable in every time).
 
     Each rising edge of the gate restarts the attack from 0: a linear rise to 1 over
@@ -57,9 +88,12 @@ def adsr(
         attack_ms, decay_ms, release_ms: times in ms, ``> 0``; floats or ``(batch,)``.
         sustain: level in [0, 1]; float or ``(batch,)``.
         sample_rate: Hz.
+        state: a previous block's :class:`ADSRState` (see :func:`adsr_state`); a note may
+            start in one block and be released many blocks later.
+        return_state: also return the state after the block.
 
     Returns:
-        ``(batch, n_samples)`` in [0, 1]. Gradients: the four controls.
+        ``(batch, n_samples)`` in [0, 1], or ``(env, state)``. Gradients: the four controls.
 
     >>> g = torch.tensor([[1.0] * 6 + [0.0] * 4])
     >>> [round(v, 2) for v in adsr(g, 2.0, 2.0, 0.5, 2.0, sample_rate=1000)[0].tolist()]
@@ -76,10 +110,13 @@ def adsr(
     d = _per_item(decay_ms, gate, "decay_ms") * ms
     r = _per_item(release_ms, gate, "release_ms") * ms
     s = _per_item(sustain, gate, "sustain")
+    if state is None:
+        state = adsr_state(gate.shape[0], gate.device)
     on = gate > 0.5
-    prev = torch.nn.functional.pad(on[:, :-1], (1, 0), value=False)
-    since_on, last_on = _samples_since(on & ~prev)
-    since_off, last_off = _samples_since(~on & prev)
+    prev = torch.cat([state.gate_on.expand(gate.shape[0], 1), on[:, :-1]], -1)
+    t = state.time + torch.arange(gate.shape[-1], device=gate.device)
+    since_on, last_on = _samples_since(on & ~prev, t, state.last_on)
+    since_off, last_off = _samples_since(~on & prev, t, state.last_off)
     dtype = gate.dtype
 
     def held(tau: torch.Tensor) -> torch.Tensor:  # level after tau samples of a held note
@@ -93,7 +130,17 @@ def adsr(
     released = torch.where(
         (since_off >= 0) & (last_off > last_on), released, torch.zeros_like(released)
     )
-    return torch.where(on & (since_on >= 0), level_on, released)
+    env = torch.where(on & (since_on >= 0), level_on, released)
+    if not return_state:
+        return env
+    n = gate.shape[-1]
+    new = ADSRState(
+        state.time + n,
+        last_on[:, -1:] if n else state.last_on,
+        last_off[:, -1:] if n else state.last_off,
+        on[:, -1:] if n else state.gate_on,
+    )
+    return env, new
 
 
 def lfo(
@@ -107,7 +154,9 @@ def lfo(
     batch: int = 1,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
-) -> torch.Tensor:
+    state: torch.Tensor | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Low-frequency oscillator, bipolar: ``depth * wave(phase + cumsum(rate / sr))``.
 
     Args:
@@ -118,6 +167,9 @@ def lfo(
         depth: peak value; float or ``(batch,)``.
         phase: start phase in cycles; float or ``(batch,)``.
         batch: rows when no control is a tensor.
+        state: the running phase ``(batch, 1)`` (cycles) at this block's first sample, from
+            a previous block; replaces ``phase``.
+        return_state: also return the phase at the next sample.
 
     Returns:
         ``(batch, n_samples)`` in ``[-depth, depth]``. Gradients: rate_hz, depth, phase
@@ -140,7 +192,11 @@ def lfo(
     else:
         rate = _per_item(rate_hz, like, "rate_hz").expand(like.shape[0], n_samples)
     inc = rate.to(torch.float64) / sample_rate
-    cycles = _per_item(phase, like, "phase").to(torch.float64) + torch.cumsum(inc, -1) - inc
+    start = _per_item(phase, like, "phase").to(torch.float64)
+    if state is not None:
+        start = state.detach().to(torch.float64)
+    cycles = start + torch.cumsum(inc, -1) - inc
+    end = torch.remainder(start + inc.sum(-1, keepdim=True), 1.0)
     p = torch.remainder(cycles, 1.0).to(dtype)
     if shape == "sine":
         wave = torch.sin(2 * math.pi * p)
@@ -150,4 +206,9 @@ def lfo(
         wave = 2 * p - 1
     else:
         wave = torch.where(p < 0.5, 1.0, -1.0).to(dtype)
-    return _per_item(depth, like, "depth") * wave
+    if isinstance(depth, torch.Tensor) and depth.ndim == 2 and depth.shape[-1] == n_samples:
+        d = depth.to(dtype)  # per sample (a streamed ramp)
+    else:
+        d = _per_item(depth, like, "depth")
+    out = d * wave
+    return (out, end.detach()) if return_state else out

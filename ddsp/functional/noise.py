@@ -3,11 +3,22 @@ frequency sampling, applied frame by frame with overlap-add)."""
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import torch
 
 from .._checks import check_signal
 
-__all__ = ["white_noise", "magnitudes_to_impulse_responses", "filtered_noise", "frequency_filter"]
+__all__ = [
+    "white_noise",
+    "magnitudes_to_impulse_responses",
+    "filtered_noise",
+    "frequency_filter",
+    "NoiseState",
+    "noise_state",
+    "filtered_noise_blocks",
+    "frames_starting",
+]
 
 
 _M32 = 0xFFFFFFFF
@@ -166,3 +177,94 @@ def filtered_noise(
         device=magnitudes.device,
     )
     return frequency_filter(noise, magnitudes, ir_size)
+
+
+class NoiseState(NamedTuple):
+    """State of :func:`filtered_noise_blocks` between blocks.
+
+    Attributes:
+        offset: samples of noise drawn so far (the counter of :func:`white_noise`).
+        pending: ``(batch, frame_size + ir_size - 1)`` the overlap-add tail: what the
+            frames started so far still add to the coming samples.
+        seed: the noise seed.
+    """
+
+    offset: int
+    pending: torch.Tensor
+    seed: int
+
+
+def noise_state(
+    batch: int,
+    frame_size: int,
+    ir_size: int,
+    seed: int | None,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: Any = None,
+) -> NoiseState:
+    """The state of a silent filtered-noise stream (``seed=None`` draws one, see
+    :func:`white_noise`)."""
+    if seed is None:
+        seed = int(torch.randint(0, 2**31 - 1, ()))
+    pending = torch.zeros(batch, frame_size + ir_size - 1, dtype=dtype, device=device)
+    return NoiseState(0, pending, int(seed))
+
+
+def frames_starting(start: int, n_samples: int, frame_size: int) -> int:
+    """How many frames of ``frame_size`` samples start in samples ``[start, start + n)``."""
+    first = -(-start // frame_size)
+    last = -(-(start + n_samples) // frame_size)
+    return last - first
+
+
+def filtered_noise_blocks(
+    magnitudes: torch.Tensor, n_samples: int, state: NoiseState, *, frame_size: int
+) -> tuple[torch.Tensor, NoiseState]:
+    """:func:`filtered_noise` block by block: frames of ``frame_size`` samples.
+
+    Args:
+        magnitudes: ``(batch, k, n_bands)`` for the ``k`` frames that start in this block
+            (:func:`frames_starting`), each shaping the noise of its own ``frame_size``
+            samples as in :func:`frequency_filter`.
+        n_samples: block length.
+        state: from :func:`noise_state` (its ``ir_size`` fixes the filters' length) or
+            the previous block.
+
+    Returns:
+        ``(noise (batch, n_samples), state)``. The output lags :func:`filtered_noise` by
+        ``(ir_size - 1) // 2`` samples (the linear-phase filters' centre): offline the
+        filters are centred on their frames; streamed, a frame adds its filtered noise
+        when it starts. Gradients: magnitudes.
+    """
+    batch, k, n_bands = magnitudes.shape
+    span = state.pending.shape[-1]
+    ir_size = span - frame_size + 1
+    start = state.offset
+    want = frames_starting(start, n_samples, frame_size)
+    if k != want:
+        raise ValueError(
+            f"expected magnitudes for the {want} frame(s) of {frame_size} samples starting in "
+            f"samples [{start}, {start + n_samples}), got {k}"
+        )
+    acc = torch.nn.functional.pad(state.pending, (0, n_samples))
+    if k:
+        first = -(-start // frame_size)
+        ir = magnitudes_to_impulse_responses(magnitudes, ir_size).to(acc.dtype)  # (B, k, L)
+        n_fft = 1 << (frame_size + ir_size - 2).bit_length()
+        spans = []
+        for j in range(k):
+            t0 = (first + j) * frame_size
+            noise = white_noise(
+                (batch, frame_size), seed=state.seed, offset=t0, dtype=acc.dtype, device=acc.device
+            )
+            spans.append((t0 - start, noise))
+        noise = torch.stack([n for _, n in spans], 1)  # (B, k, frame_size)
+        y = torch.fft.irfft(torch.fft.rfft(noise, n_fft) * torch.fft.rfft(ir, n_fft), n_fft)
+        y = y[..., :span]
+        pieces = [acc]
+        for j, (at, _) in enumerate(spans):
+            pieces.append(torch.nn.functional.pad(y[:, j], (at, acc.shape[-1] - at - span)))
+        acc = sum(pieces)
+    out = acc[:, :n_samples]
+    return out, NoiseState(start + n_samples, acc[:, n_samples:].detach(), state.seed)

@@ -13,13 +13,22 @@ f0 = 2 kHz, 48 kHz; rendering at 4x the rate and decimating with a Kaiser-window
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import torch
 
 from .._checks import check_range, check_signal
 from ._controls import upsample_frames
 
-__all__ = ["oscillator", "fm", "wavetable", "WAVEFORMS"]
+__all__ = [
+    "oscillator",
+    "fm",
+    "wavetable",
+    "WAVEFORMS",
+    "OscillatorState",
+    "oscillator_state",
+    "oscillator_latency",
+]
 
 WAVEFORMS = ("saw", "square", "pulse", "triangle")
 
@@ -54,14 +63,62 @@ def _decimator(factor: int, dtype: torch.dtype, device: torch.device) -> torch.T
 
 
 def _per_sample(
-    value: float | torch.Tensor, batch: int, n_samples: int, like: torch.Tensor
+    value: float | torch.Tensor,
+    batch: int,
+    n_samples: int,
+    like: torch.Tensor,
+    hold: int = 1,
 ) -> torch.Tensor:
+    """A control as ``(batch, n_samples)``: frames interpolated (ends aligned); values given
+    per output sample (``n_samples / hold`` of them) held over ``hold`` sub-samples."""
     if isinstance(value, torch.Tensor):
         if value.ndim == 2:
             v = value.to(like.dtype)
-            return v if v.shape[-1] == n_samples else upsample_frames(v, n_samples)
+            if v.shape[-1] == 1:
+                return v.expand(v.shape[0], n_samples)
+            if v.shape[-1] * hold == n_samples:
+                return v.repeat_interleave(hold, -1) if hold > 1 else v
+            return upsample_frames(v, n_samples)
         return value.to(like.dtype).reshape(-1, 1).expand(batch, n_samples)
     return torch.full((batch, n_samples), float(value), dtype=like.dtype, device=like.device)
+
+
+class OscillatorState(NamedTuple):
+    """State of :func:`oscillator` between blocks.
+
+    Attributes:
+        phase: ``(batch, 1)`` cycles (float64) at the next sample.
+        history: ``(batch, taps - 1)`` the last oversampled samples the decimation filter
+            still reads (empty without oversampling).
+        amplitude: ``(batch, latency)`` the last amplitudes, applied when their samples
+            leave the filter.
+    """
+
+    phase: torch.Tensor
+    history: torch.Tensor
+    amplitude: torch.Tensor
+
+
+def oscillator_latency(oversample: int = 4) -> int:
+    """Samples by which a streamed :func:`oscillator` lags the offline one (its decimation
+    filter is centred: half of it reads ahead)."""
+    return (
+        0
+        if oversample == 1
+        else (_decimator(oversample, torch.float64, "cpu").shape[0] // 2) // oversample
+    )
+
+
+def oscillator_state(
+    batch: int, *, oversample: int = 4, dtype: torch.dtype = torch.float32, device: Any = None
+) -> OscillatorState:
+    """The state of a silent oscillator stream (phase 0)."""
+    taps = 0 if oversample == 1 else _decimator(oversample, dtype, device or "cpu").shape[0] - 1
+    return OscillatorState(
+        torch.zeros(batch, 1, dtype=torch.float64, device=device),
+        torch.zeros(batch, taps, dtype=dtype, device=device),
+        torch.zeros(batch, oscillator_latency(oversample), dtype=dtype, device=device),
+    )
 
 
 def oscillator(
@@ -75,8 +132,15 @@ def oscillator(
     initial_phase: torch.Tensor | None = None,
     return_phase: bool = False,
     oversample: int = 4,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    state: OscillatorState | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, Any]:
     """Band-limited saw, square, pulse (with width modulation) or triangle.
+
+    Controls given per output sample (``n_samples`` values) are held over the oversampled
+    sub-samples; fewer frames are interpolated, ends aligned. Streamed (``state`` given),
+    the output lags by :func:`oscillator_latency` samples: the decimation filter is
+    centred, so each block returns the samples its filter has fully seen.
 
     Args:
         f0_hz: ``(batch, frames)`` (or per sample), Hz in ``[0, sample_rate / 2)``.
@@ -88,9 +152,12 @@ def oscillator(
         initial_phase: ``(batch,)`` in cycles; zero if None.
         return_phase: also return the final phase.
         oversample: render at this multiple of the rate, then decimate (1: off).
+        state: a previous block's :class:`OscillatorState` (see :func:`oscillator_state`).
+        return_state: also return the next state.
 
     Returns:
-        ``(batch, n_samples)`` in about ``[-amplitude, amplitude]``.
+        ``(batch, n_samples)`` in about ``[-amplitude, amplitude]``; or ``(y, phase)``;
+        or ``(y, state)``.
         Gradients: f0_hz, width, amplitude, initial_phase.
 
     >>> y = oscillator(torch.full((1, 2), 100.0), sample_rate=8000, n_samples=800)
@@ -108,12 +175,17 @@ def oscillator(
         raise ValueError(f"expected a positive int oversample, got {oversample!r}")
     batch = f0_hz.shape[0]
     n_os = n_samples * oversample
-    f0 = f0_hz.to(torch.float64)
-    f0 = f0.expand(batch, n_os) if f0.shape[1] == 1 else upsample_frames(f0, n_os)
+    f0 = _per_sample(f0_hz.to(torch.float64), batch, n_os, f0_hz.to(torch.float64), oversample)
     inc = f0 / (sample_rate * oversample)
     p0 = torch.zeros(batch, 1, dtype=torch.float64, device=f0.device)
     if initial_phase is not None:
         p0 = initial_phase.to(torch.float64).reshape(batch, 1)
+    if return_state and state is None:  # a stream starting from silence
+        state = oscillator_state(
+            batch, oversample=oversample, dtype=f0_hz.dtype, device=f0_hz.device
+        )
+    if state is not None:
+        p0 = state.phase.detach().to(torch.float64).reshape(batch, 1)
     cycles = p0 + torch.cumsum(inc, -1) - inc
     p = torch.remainder(cycles, 1.0)
     dt = inc.clamp_min(1e-12)
@@ -124,35 +196,54 @@ def oscillator(
         corners = _blamp(p, dt) - _blamp(torch.remainder(p + 0.5, 1.0), dt)
         y = 1 - 4 * torch.abs(p - 0.5) + 4 * dt * corners
     else:
-        w = 0.5 if shape == "square" else _per_sample(width, batch, n_os, f0).to(torch.float64)
+        w = (
+            0.5
+            if shape == "square"
+            else _per_sample(width, batch, n_os, f0, oversample).to(torch.float64)
+        )
         naive = torch.where(p < w, 1.0, -1.0).to(torch.float64)
         # rising edge at p = 0, falling edge at p = w
         y = naive + _blep(p, dt) - _blep(torch.remainder(p + 1 - w, 1.0), dt)
         if shape == "pulse":
             y = y - (2 * w - 1)  # remove the DC of an asymmetric pulse
     y = y.to(f0_hz.dtype)
+    history = y[:, :0]
     if oversample > 1:
         h = _decimator(oversample, y.dtype, y.device)
         half = h.shape[0] // 2
-        y = torch.nn.functional.conv1d(
-            torch.nn.functional.pad(y[:, None], (half, half)),
-            h.flip(0)[None, None],
-            stride=oversample,
-        )[:, 0, :n_samples]
-    y = _per_sample(amplitude, batch, n_samples, f0_hz) * y
+        if state is None:  # offline: the filter is centred on each output sample
+            padded = torch.nn.functional.pad(y[:, None], (half, half))
+        else:  # streamed: the samples seen so far; the output lags by half the filter
+            padded = torch.cat([state.history.to(y.dtype), y], -1)[:, None]
+            history = padded[:, 0, padded.shape[-1] - 2 * half :].detach()
+        y = torch.nn.functional.conv1d(padded, h.flip(0)[None, None], stride=oversample)
+        y = y[:, 0, :n_samples]
+    end = p0[:, 0] + (inc.sum(-1) if n_os else 0.0)
+    amp = _per_sample(amplitude, batch, n_samples, f0_hz)
+    amp_hist = amp[:, :0]
+    if state is not None:  # an amplitude meets its sample when it leaves the filter
+        joined = torch.cat([state.amplitude.to(amp.dtype), amp], -1)
+        amp_hist = joined[:, joined.shape[-1] - state.amplitude.shape[-1] :].detach()
+        amp = joined[:, :n_samples]
+    y = amp * y
+    if return_state:
+        return y, OscillatorState(torch.remainder(end, 1.0)[:, None], history, amp_hist)
     if return_phase:
-        return y, torch.remainder(cycles[:, -1] + inc[:, -1], 1.0)
+        return y, torch.remainder(end, 1.0)
     return y
 
 
-def _phase(f0_hz: torch.Tensor, n_samples: int, sample_rate: float, p0: torch.Tensor | None = None):
-    """Per-sample phase in cycles (float64, wrapped) of ``(batch, frames)`` frequencies."""
+def _phase(
+    f0_hz: torch.Tensor, n_samples: int, sample_rate: float, p0: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-sample phase in cycles (float64, wrapped) of ``(batch, frames)`` frequencies,
+    the per-sample frequencies, and the phase at the next sample ``(batch, 1)``."""
     batch = f0_hz.shape[0]
-    f0 = f0_hz.to(torch.float64)
-    f0 = f0.expand(batch, n_samples) if f0.shape[1] == 1 else upsample_frames(f0, n_samples)
+    f0 = _per_sample(f0_hz.to(torch.float64), batch, n_samples, f0_hz.to(torch.float64))
     inc = f0 / sample_rate
     start = torch.zeros(batch, 1, dtype=torch.float64, device=f0.device) if p0 is None else p0
-    return torch.remainder(start + torch.cumsum(inc, -1) - inc, 1.0), f0
+    end = torch.remainder(start + inc.sum(-1, keepdim=True), 1.0)
+    return torch.remainder(start + torch.cumsum(inc, -1) - inc, 1.0), f0, end
 
 
 def fm(
@@ -163,7 +254,9 @@ def fm(
     ratio: float | torch.Tensor = 1.0,
     index: float | torch.Tensor = 1.0,
     amplitude: float | torch.Tensor = 1.0,
-) -> torch.Tensor:
+    state: torch.Tensor | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Two-operator FM (phase modulation, as in Chowning 1973 and the DX7):
     ``y = amplitude * sin(2 pi p_c + index * sin(2 pi p_m))``, the modulator at
     ``ratio * f0``. Sidebands above Nyquist are not removed: keep ``index * ratio * f0``
@@ -175,9 +268,11 @@ def fm(
             ``(batch, frames)``.
         index: modulation index (radians of peak phase deviation) ``>= 0``; same forms.
         amplitude: linear; same forms.
+        state: carrier and modulator phases ``(batch, 2)`` in cycles from a previous block.
+        return_state: also return the phases at the next sample.
 
     Returns:
-        ``(batch, n_samples)``. Gradients: f0_hz, ratio, index, amplitude.
+        ``(batch, n_samples)``, or ``(y, state)``. Gradients: f0_hz, ratio, index, amplitude.
     """
     f0_hz = check_signal(f0_hz, "f0_hz", min_ndim=2)
     if f0_hz.ndim != 2:
@@ -186,13 +281,19 @@ def fm(
     check_range(ratio, "ratio", 0.0, math.inf)
     check_range(index, "index", 0.0, math.inf, low_inclusive=True)
     batch = f0_hz.shape[0]
-    p_c, f0 = _phase(f0_hz, n_samples, sample_rate)
+    start = None if state is None else state.detach().to(torch.float64)
+    p_c, f0, end_c = _phase(f0_hz, n_samples, sample_rate, None if start is None else start[:, :1])
     r = _per_sample(ratio, batch, n_samples, f0)
     inc_m = f0 * r / sample_rate
-    p_m = torch.remainder(torch.cumsum(inc_m, -1) - inc_m, 1.0)
+    m0 = 0.0 if start is None else start[:, 1:]
+    p_m = torch.remainder(m0 + torch.cumsum(inc_m, -1) - inc_m, 1.0)
+    end_m = torch.remainder(m0 + inc_m.sum(-1, keepdim=True), 1.0)
     mod = _per_sample(index, batch, n_samples, f0) * torch.sin(2 * math.pi * p_m)
     y = torch.sin(2 * math.pi * p_c + mod).to(f0_hz.dtype)
-    return _per_sample(amplitude, batch, n_samples, f0_hz) * y
+    y = _per_sample(amplitude, batch, n_samples, f0_hz) * y
+    if return_state:
+        return y, torch.cat([end_c, end_m.expand(batch, 1)], -1).detach()
+    return y
 
 
 def wavetable(
@@ -202,7 +303,9 @@ def wavetable(
     sample_rate: float,
     n_samples: int,
     amplitude: float | torch.Tensor = 1.0,
-) -> torch.Tensor:
+    state: torch.Tensor | None = None,
+    return_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Wavetable oscillator with a learnable single-cycle table, band-limited by mip-maps.
 
     The table's spectrum (``rfft``) is cut into octave levels: level ``m`` keeps the
@@ -214,9 +317,11 @@ def wavetable(
         f0_hz: ``(batch, frames)`` in Hz.
         table: one cycle, ``(table_size,)`` shared or ``(batch, table_size)``; size a power of 2.
         amplitude: linear; float, ``(batch,)`` or ``(batch, frames)``.
+        state: the phase ``(batch, 1)`` in cycles from a previous block.
+        return_state: also return the phase at the next sample.
 
     Returns:
-        ``(batch, n_samples)``.
+        ``(batch, n_samples)``, or ``(y, state)``.
     """
     f0_hz = check_signal(f0_hz, "f0_hz", min_ndim=2)
     table = check_signal(table, "table")
@@ -237,7 +342,9 @@ def wavetable(
     levels = torch.stack(
         [torch.fft.irfft(spec * (harm <= size // 2 ** (m + 1)), n=size) for m in range(n_levels)], 1
     )  # (B, L, size): level m keeps harmonics <= size / 2^(m+1)
-    p, f0 = _phase(f0_hz, n_samples, sample_rate)
+    p, f0, end = _phase(
+        f0_hz, n_samples, sample_rate, None if state is None else state.detach().double()
+    )
     max_harm = torch.floor((sample_rate / 2) / f0.clamp_min(1e-9))  # highest audible harmonic
     # smallest m with size / 2^(m+1) <= max_harm
     level = (
@@ -251,4 +358,5 @@ def wavetable(
     v0 = torch.gather(flat, 1, level * size + i0)
     v1 = torch.gather(flat, 1, level * size + i1)
     y = (v0 + frac * (v1 - v0)).to(f0_hz.dtype)
-    return _per_sample(amplitude, batch, n_samples, f0_hz) * y
+    y = _per_sample(amplitude, batch, n_samples, f0_hz) * y
+    return (y, end.detach()) if return_state else y

@@ -6,11 +6,24 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..functional.algorithmic import fdn_delays, fdn_reverb, freeverb, orthogonal
+from ..functional.algorithmic import (
+    fdn_delays,
+    fdn_reverb,
+    fdn_state,
+    freeverb,
+    freeverb_state,
+    orthogonal,
+)
 from ..params import ParamSpec
 from .base import Processor, check_audio
 
 __all__ = ["FDNReverb", "Freeverb"]
+
+
+def _block_value(value: Any) -> Any:
+    """A control held for the block: the network's coefficients change at block edges, so a
+    ramped control takes its final value (the decay changes smoothly anyway)."""
+    return value[..., -1:] if isinstance(value, torch.Tensor) and value.ndim == 3 else value
 
 
 class FDNReverb(Processor):
@@ -64,21 +77,50 @@ class FDNReverb(Processor):
         return orthogonal(self.matrix_weight)
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        pre = torch.as_tensor(c["pre_delay_ms"]).detach().reshape(-1)
-        x = check_audio(x)
-        return fdn_reverb(
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = fdn_reverb(
             x,
             sample_rate=self.sample_rate,
             delays=self.delays,
             feedback_matrix=self.feedback_matrix().to(x.dtype),
-            rt60_s=c["rt60_s"],
-            high_rt60_ratio=c["high_rt60_ratio"],
+            rt60_s=_block_value(c["rt60_s"]),
+            high_rt60_ratio=_block_value(c["high_rt60_ratio"]),
             input_gains=self.input_gains,
             output_gains=self.output_gains,
-            pre_delay_ms=float(pre[0]),
+            pre_delay_ms=self._pre_delay_ms(c),
             mix=c["mix"],
+            state=None if state is None else state["fdn"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"fdn": out[1]})
+
+    def _pre_delay_ms(self, c: dict[str, Any]) -> float:
+        return float(torch.as_tensor(c["pre_delay_ms"]).detach().reshape(-1)[-1])
+
+    def stream_channels(self, channels: int) -> int:
+        if channels not in (1, 2):
+            raise ValueError(f"expected 1 or 2 channels into FDNReverb, got {channels}")
+        return 2
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        # the pre-delay's FIFO is as long as the spec allows, so it can be automated
+        longest = round(self.spec("pre_delay_ms").maximum * self.sample_rate / 1000.0)
+        state = fdn_state(batch, self.delays, longest, dtype=dtype, device=device)
+        return {"fdn": state}
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        # the FIFO holds the longest pre-delay; the lines read it as far back as they need
+        fifo = state["fdn"].pre
+        shift = round(self._pre_delay_ms(controls) * self.sample_rate / 1000.0)
+        view = state["fdn"]._replace(pre=fifo[..., fifo.shape[-1] - shift :])
+        y, new = self._run(x, controls, {"fdn": view})
+        kept = torch.cat([fifo, x.mean(-2, keepdim=True).detach()], -1)[..., -fifo.shape[-1] :]
+        return y, {"fdn": new["fdn"]._replace(pre=kept if fifo.shape[-1] else fifo)}
+
+    def stream_tail(self) -> int:
+        return int(2 * float(self.rt60_s.detach()) * self.sample_rate)
 
     def options(self) -> dict[str, Any]:
         return {
@@ -103,12 +145,28 @@ class Freeverb(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return freeverb(
-            check_audio(x),
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = freeverb(
+            x,
             sample_rate=self.sample_rate,
-            room_size=c["room_size"],
-            damping=c["damping"],
+            room_size=_block_value(c["room_size"]),
+            damping=_block_value(c["damping"]),
             width=c["width"],
             mix=c["mix"],
+            state=None if state is None else state["freeverb"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"freeverb": out[1]})
+
+    def stream_channels(self, channels: int) -> int:
+        if channels not in (1, 2):
+            raise ValueError(f"expected 1 or 2 channels into Freeverb, got {channels}")
+        return 2
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return {"freeverb": freeverb_state(batch, self.sample_rate, dtype=dtype, device=device)}
+
+    def stream_tail(self) -> int:
+        return int(8 * self.sample_rate)  # feedback up to 0.98: tens of passes of 36 ms

@@ -89,6 +89,13 @@ class Processor(nn.Module):
     specs: ClassVar[tuple[ParamSpec, ...]] = ()
     # parameters documented as not differentiable (e.g. a delay in whole samples)
     nondifferentiable: ClassVar[tuple[str, ...]] = ()
+    # streaming (see ddsp.streaming): a source renders from named inputs instead of audio;
+    # ``stream_inputs`` names them, ``per_sample_inputs`` those given as (batch, n) per block
+    is_source: ClassVar[bool] = False
+    stream_inputs: ClassVar[tuple[str, ...]] = ()
+    per_sample_inputs: ClassVar[tuple[str, ...]] = ()
+    # inputs that are frames (one per frame_size samples) when a stream has a frame_size
+    frame_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -178,6 +185,56 @@ class Processor(nn.Module):
                     )
             out[spec.name] = value
         return out
+
+    # ------------------------------------------------------------------ streaming
+    # A processor streams through three methods; ``ddsp.Stream`` owns the state and calls
+    # them block by block. The state is a dict of tensors (and ints), never stored here.
+
+    def stream_channels(self, channels: int) -> int:
+        """Output channels for ``channels`` input channels (ValueError if it cannot take them)."""
+        return channels
+
+    def stream_latency(self, frame_size: int | None = None) -> int:
+        """Samples by which the streamed output lags the offline output."""
+        return 0
+
+    def stream_tail(self) -> int:
+        """Samples the output keeps sounding after the input falls silent."""
+        return 0
+
+    def stream_state(
+        self,
+        batch: int,
+        channels: int,
+        *,
+        dtype: torch.dtype,
+        device: torch.device,
+        delay: int = 0,
+        frame_size: int | None = None,
+    ) -> dict[str, Any]:
+        """The state of a silent stream. ``delay``: samples by which this processor's input
+        lags the offline time origin (its clocks, e.g. an LFO's phase, start that far back)."""
+        return {}
+
+    def stream_step(
+        self,
+        x: torch.Tensor | None,
+        state: dict[str, Any],
+        controls: dict[str, Any],
+        inputs: dict[str, Any],
+        n: int,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Process one block of ``n`` samples from ``state``; return the output and the new
+        state (``state`` itself is left unchanged). ``controls`` are physical values as
+        :meth:`controls` gives them (``(batch, 1, n)`` when ramped per sample).
+
+        Effects implement ``_run(x, controls, state) -> (y, state)``, shared with
+        ``forward`` (``state=None``: offline, from silence); sources override this method.
+        """
+        run = getattr(self, "_run", None)
+        if run is None or self.is_source:
+            raise NotImplementedError(f"{type(self).__name__} has no streaming form")
+        return run(x, controls, state)
 
     def forward_normalized(self, x: torch.Tensor, **normalized: Any) -> torch.Tensor:
         """Like ``forward`` with controls given in [0, 1] and mapped through the specs."""

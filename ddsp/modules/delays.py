@@ -3,19 +3,32 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
 
-from ..functional import chorus, delay, ping_pong_delay
+from ..functional import DelayState, chorus, delay, ping_pong_delay
 from ..params import ParamSpec
 from .base import Processor, check_audio
 
 __all__ = ["Delay", "Chorus", "Flanger", "PingPongDelay"]
 
 
+def _line(
+    batch: int, rows: int, longest_ms: float, sample_rate: float, dtype, device
+) -> DelayState:
+    """A silent delay line long enough for ``longest_ms`` (the delay spec's maximum)."""
+    n_h = int(math.ceil(longest_ms * sample_rate / 1000.0)) + 2
+    return DelayState(torch.zeros(batch, rows, n_h, dtype=dtype, device=device), 0)
+
+
 class Delay(Processor):
-    """Feedback delay / echo (see :func:`ddsp.functional.delay`), modulatable delay time."""
+    """Feedback delay / echo (see :func:`ddsp.functional.delay`), modulatable delay time.
+
+    Streams with a line as long as the longest delay the spec allows, so the delay time
+    can be automated over its whole range.
+    """
 
     specs: ClassVar[tuple[ParamSpec, ...]] = (
         ParamSpec("delay_ms", "ms", 1.0, 2000.0, 250.0, scale="log", description="delay time"),
@@ -24,14 +37,34 @@ class Delay(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return delay(
-            check_audio(x),
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = delay(
+            x,
             c["delay_ms"],
             sample_rate=self.sample_rate,
             feedback=c["feedback"],
             mix=c["mix"],
+            state=None if state is None else state["line"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"line": out[1]})
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        longest = self.spec("delay_ms").maximum
+        return {"line": _line(batch, channels, longest, self.sample_rate, dtype, device)}
+
+    def stream_tail(self) -> int:
+        return _echo_tail(self)
+
+
+def _echo_tail(proc: Processor) -> int:
+    """Samples until the echoes fall 60 dB: ``delay * log(1000) / -log|feedback|``."""
+    fb = min(abs(float(proc.feedback.detach())), 0.999)
+    d = float(proc.delay_ms.detach()) * proc.sample_rate / 1000.0
+    repeats = 1 if fb < 1e-3 else math.log(1000.0) / -math.log(fb)
+    return int(math.ceil(d * (1 + repeats)))
 
 
 class Chorus(Processor):
@@ -46,16 +79,40 @@ class Chorus(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return chorus(
-            check_audio(x),
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = chorus(
+            x,
             sample_rate=self.sample_rate,
             rate_hz=c["rate_hz"],
             depth_ms=c["depth_ms"],
             centre_ms=c["centre_ms"],
             feedback=c["feedback"],
             mix=c["mix"],
+            state=None if state is None else (state["phase"], state["line"]),
+            return_state=state is not None,
         )
+        if state is None:
+            return out, None
+        return out[0], {"phase": out[1][0], "line": out[1][1]}
+
+    def stream_state(
+        self, batch: int, channels: int, *, dtype, device, delay: int = 0, **_: Any
+    ) -> dict:
+        longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
+        rate = float(self.rate_hz.detach())
+        phase = torch.tensor([(-rate * delay / self.sample_rate) % 1.0], dtype=torch.float64)
+        return {
+            "phase": phase.to(device),
+            "line": _line(batch, channels, longest, self.sample_rate, dtype, device),
+        }
+
+    def stream_tail(self) -> int:
+        fb = min(abs(float(self.feedback.detach())), 0.999)
+        longest = (float(self.centre_ms.detach()) + float(self.depth_ms.detach())) / 1000.0
+        repeats = 1 if fb < 1e-3 else math.log(1000.0) / -math.log(fb)
+        return int(math.ceil(longest * self.sample_rate * (1 + repeats)))
 
 
 class Flanger(Chorus):
@@ -83,11 +140,28 @@ class PingPongDelay(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return ping_pong_delay(
-            check_audio(x),
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = ping_pong_delay(
+            x,
             c["delay_ms"],
             sample_rate=self.sample_rate,
             feedback=c["feedback"],
             mix=c["mix"],
+            state=None if state is None else state["lines"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"lines": out[1]})
+
+    def stream_channels(self, channels: int) -> int:
+        if channels not in (1, 2):
+            raise ValueError(f"expected 1 or 2 channels into PingPongDelay, got {channels}")
+        return 2
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        longest = self.spec("delay_ms").maximum  # the sum and difference lines
+        return {"lines": _line(batch, 2, longest, self.sample_rate, dtype, device)}
+
+    def stream_tail(self) -> int:
+        return _echo_tail(self)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
-from ..functional import DETECTORS, compressor, expander, limiter
+from ..functional import DETECTORS, DynamicsState, compressor, expander, limiter
+from ..functional.dynamics import _FLOOR
+from ..ops import dynamics_step
 from ..params import ParamSpec
+from ..units import ms_to_coef
 from .base import Processor, check_audio
 
 __all__ = ["Compressor", "Limiter", "Expander"]
@@ -20,6 +25,52 @@ RELEASE = ParamSpec(
 )
 KNEE = ParamSpec("knee_db", "dB", 0.0, 24.0, 6.0, description="knee width")
 MAKEUP = ParamSpec("makeup_db", "dB", 0.0, 24.0, 0.0, description="make-up gain")
+
+
+def _silent(
+    batch: int, channels: int, linked: bool, detector: str, dtype: Any, device: Any
+) -> dict:
+    """The state of a silent stream: unity gain, an empty RMS detector."""
+    gain = torch.ones(batch, 1 if linked else channels, 1, dtype=dtype, device=device)
+    power = torch.zeros(batch, channels, dtype=dtype, device=device)
+    return {"dynamics": DynamicsState(gain, power if detector == "rms" else None)}
+
+
+_FLOOR2 = _FLOOR**2
+
+
+def _dynamics_fast(
+    proc: Processor, x: np.ndarray, state: dict, controls: dict, detector: str, compress: bool
+) -> np.ndarray:
+    """No-gradient numpy blocks with constant controls: the streaming dynamics kernel."""
+    cached = state.get("design")
+    if cached is None or cached[0] is not controls:
+        sr = proc.sample_rate
+
+        def value(name: str) -> torch.Tensor:
+            v = controls[name]
+            v = v.detach() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+            return v.to(torch.float64).reshape(-1)
+
+        cols = [
+            value("threshold_db"),
+            value("ratio"),
+            value("knee_db"),
+            ms_to_coef(value("attack_ms"), sr),
+            ms_to_coef(value("release_ms"), sr),
+            torch.pow(10.0, value("makeup_db") / 20.0),
+        ]
+        batch, channels, _ = x.shape
+        p = torch.stack([c.expand(batch) for c in torch.broadcast_tensors(*cols)], -1)
+        dyn: DynamicsState = state["dynamics"]
+        power = dyn.power if dyn.power is not None else torch.zeros(batch, channels)
+        gain = dyn.gain.view(dyn.gain.shape[0], dyn.gain.shape[1])  # the state, in place
+        cached = (controls, p.contiguous().numpy(), power.numpy(), gain.numpy())
+        state["design"] = cached
+    _, p, power, gain = cached
+    rms_coef = ms_to_coef(10.0, proc.sample_rate)
+    return dynamics_step(np.ascontiguousarray(x), p, rms_coef, power, gain, _FLOOR2,
+                         compress, detector == "rms")  # fmt: skip
 
 
 class _Dynamics(Processor):
@@ -40,10 +91,12 @@ class _Dynamics(Processor):
         return {"detector": self.detector, "link_channels": self.link_channels}
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
         # compressor or expander: one signature, so one shell serves both
-        return type(self)._function(
-            check_audio(x),
+        out = type(self)._function(
+            x,
             c["threshold_db"],
             c["ratio"],
             c["attack_ms"],
@@ -53,7 +106,16 @@ class _Dynamics(Processor):
             makeup_db=c["makeup_db"],
             detector=self.detector,
             link_channels=self.link_channels,
+            state=None if state is None else state["dynamics"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"dynamics": out[1]})
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return _silent(batch, channels, self.link_channels, self.detector, dtype, device)
+
+    def stream_fast(self, x, state, controls, inputs, n):
+        return _dynamics_fast(self, x, state, controls, self.detector, type(self) is not Expander)
 
 
 class Compressor(_Dynamics):
@@ -100,9 +162,10 @@ class Limiter(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        x = check_audio(x)
-        c = self.controls(**controls)
-        return limiter(
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = limiter(
             x,
             c["threshold_db"],
             c["release_ms"],
@@ -111,4 +174,13 @@ class Limiter(Processor):
             knee_db=c["knee_db"],
             makeup_db=c["makeup_db"],
             link_channels=True,
+            state=None if state is None else state["dynamics"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"dynamics": out[1]})
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return _silent(batch, channels, True, "peak", dtype, device)
+
+    def stream_fast(self, x, state, controls, inputs, n):
+        return _dynamics_fast(self, x, state, {**controls, "ratio": math.inf}, "peak", True)

@@ -3,15 +3,25 @@ tools, tremolo and phaser (shells over :mod:`ddsp.functional.effects`)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
 
-from ..functional import SHAPERS, distortion, pan, parametric_eq, phaser, stereo_width, tremolo
+from ..functional import (
+    SHAPERS,
+    LFilterState,
+    distortion,
+    pan,
+    parametric_eq,
+    phaser,
+    stereo_width,
+    tremolo,
+)
 from ..params import ParamSpec
 from ._controls import per_item
 from .base import Processor, check_audio
-from .filters import _below_nyquist
+from .filters import _band_states, _below_nyquist, _sections_fast, _silent_sections, _stacked
 
 __all__ = ["ParametricEQ", "Distortion", "Panner", "StereoWidth", "Tremolo", "Phaser"]
 
@@ -54,11 +64,14 @@ class ParametricEQ(Processor):
         _freq("high_cut_hz", 20_000.0, "low-pass corner"),
     )
 
+    BANDS = 7  # low cut, low shelf, three peaks, high shelf, high cut
+
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        x = check_audio(x)
-        c = self.controls(**controls)
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
         f = {k: _below_nyquist(v, self.sample_rate) for k, v in c.items() if k.endswith("_hz")}
-        return parametric_eq(
+        out = parametric_eq(
             x,
             sample_rate=self.sample_rate,
             peaks=[(f[f"peak{i}_hz"], c[f"peak{i}_db"], c[f"peak{i}_q"]) for i in (1, 2, 3)],
@@ -66,7 +79,38 @@ class ParametricEQ(Processor):
             high_shelf=(f["high_shelf_hz"], c["high_shelf_db"]),
             low_cut_hz=f["low_cut_hz"],
             high_cut_hz=f["high_cut_hz"],
+            zi=None if state is None else _band_states(state, self.BANDS),
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], _stacked(out[1]))
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return _silent_sections(batch, channels, self.BANDS, dtype, device)
+
+    def stream_fast(self, x, state, controls, inputs, n):
+        """No-gradient blocks with constant controls: one kernel call for all the bands."""
+
+        def design() -> list[tuple]:
+            f = {k: v for k, v in controls.items() if k.endswith("_hz")}
+            bw = 1 / math.sqrt(2)
+            bands = [("highpass", f["low_cut_hz"], bw, 0.0)]
+            bands.append(("lowshelf", f["low_shelf_hz"], bw, controls["low_shelf_db"]))
+            bands += [
+                ("peaking", f[f"peak{i}_hz"], controls[f"peak{i}_q"], controls[f"peak{i}_db"])
+                for i in (1, 2, 3)
+            ]
+            bands.append(("highshelf", f["high_shelf_hz"], bw, controls["high_shelf_db"]))
+            bands.append(("lowpass", f["high_cut_hz"], bw, 0.0))
+            return [(k, _below_nyquist(fc, self.sample_rate), q, g) for k, fc, q, g in bands]
+
+        return _sections_fast(x, state, controls, design, self.sample_rate)
+
+
+def _start_phase(proc: Processor, delay: int, device: Any) -> torch.Tensor:
+    """An LFO's phase (cycles) ``delay`` samples before the time origin: the streamed
+    signal arrives that late, so the LFO starts that far back."""
+    rate = float(proc.rate_hz.detach())
+    return torch.tensor([(-rate * delay / proc.sample_rate) % 1.0], dtype=torch.float64).to(device)
 
 
 class Distortion(Processor):
@@ -89,15 +133,18 @@ class Distortion(Processor):
         self.shape = shape
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return distortion(
-            check_audio(x),
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        y = distortion(
+            x,
             drive_db=c["drive_db"],
             shape=self.shape,
             bias=c["bias"],
             mix=c["mix"],
             output_db=c["output_db"],
         )
+        return y, state  # memoryless: nothing to carry
 
     def options(self) -> dict[str, Any]:
         return {"shape": self.shape}
@@ -111,7 +158,15 @@ class Panner(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        return pan(check_audio(x), per_item(self.controls(**controls)["position"]))
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        return pan(x, per_item(c["position"])), state
+
+    def stream_channels(self, channels: int) -> int:
+        if channels not in (1, 2):
+            raise ValueError(f"expected 1 or 2 channels into Panner, got {channels}")
+        return 2
 
 
 class StereoWidth(Processor):
@@ -122,7 +177,15 @@ class StereoWidth(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        return stereo_width(check_audio(x), per_item(self.controls(**controls)["width"]))
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        return stereo_width(x, per_item(c["width"])), state
+
+    def stream_channels(self, channels: int) -> int:
+        if channels != 2:
+            raise ValueError(f"expected 2 channels into StereoWidth, got {channels}")
+        return 2
 
 
 class Tremolo(Processor):
@@ -134,8 +197,21 @@ class Tremolo(Processor):
     )
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return tremolo(check_audio(x), c["rate_hz"], c["depth"], sample_rate=self.sample_rate)
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = tremolo(
+            x,
+            c["rate_hz"],
+            c["depth"],
+            sample_rate=self.sample_rate,
+            phase=None if state is None else state["phase"],
+            return_state=state is not None,
+        )
+        return (out, None) if state is None else (out[0], {"phase": out[1]})
+
+    def stream_state(self, batch: int, channels: int, *, device, delay: int = 0, **_: Any) -> dict:
+        return {"phase": _start_phase(self, delay, device)}
 
 
 class Phaser(Processor):
@@ -156,17 +232,32 @@ class Phaser(Processor):
         self.stages = stages
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        centre = _below_nyquist(c["centre_hz"], self.sample_rate)
-        return phaser(
-            check_audio(x),
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = phaser(
+            x,
             sample_rate=self.sample_rate,
             rate_hz=c["rate_hz"],
             depth_octaves=c["depth_octaves"],
-            centre_hz=centre,
+            centre_hz=_below_nyquist(c["centre_hz"], self.sample_rate),
             stages=self.stages,
             mix=c["mix"],
+            state=None if state is None else (state["phase"], state["stages"]),
+            return_state=state is not None,
         )
+        if state is None:
+            return out, None
+        return out[0], {"phase": out[1][0], "stages": out[1][1]}
+
+    def stream_state(
+        self, batch: int, channels: int, *, dtype, device, delay: int = 0, **_: Any
+    ) -> dict:
+        def zeros() -> torch.Tensor:
+            return torch.zeros(batch, channels, 1, dtype=dtype, device=device)
+
+        stages = [LFilterState(zeros(), zeros()) for _ in range(self.stages)]
+        return {"phase": _start_phase(self, delay, device), "stages": stages}
 
     def options(self) -> dict[str, Any]:
         return {"stages": self.stages}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
-from ..functional import BIQUAD_KINDS, SVF_MODES, biquad, svf
+from ..functional import BIQUAD_KINDS, SVF_MODES, LFilterState, biquad, svf
+from ..functional.filters import _rbj_design
+from ..ops import sos_step
 from ..params import ParamSpec
 from .base import Processor, check_audio
 
@@ -37,6 +40,55 @@ def _below_nyquist(cutoff: Any, sample_rate: float) -> Any:
     return min(float(cutoff), limit)
 
 
+def _silent_sections(batch: int, channels: int, k: int, dtype: Any, device: Any) -> dict:
+    """The state of ``k`` biquads in series: their last inputs and outputs (DF-I), stacked
+    ``(batch, channels, k, 2)`` so one kernel can step them all (``kernels/sos.py``)."""
+    zeros = torch.zeros(batch, channels, k, 2, dtype=dtype, device=device)
+    return {"x": zeros, "y": zeros.clone()}
+
+
+def _band_states(state: dict, k: int) -> list[LFilterState]:
+    return [LFilterState(state["x"][..., i, :], state["y"][..., i, :]) for i in range(k)]
+
+
+def _stacked(states: list[LFilterState]) -> dict:
+    return {
+        "x": torch.stack([s.x for s in states], -2),
+        "y": torch.stack([s.y for s in states], -2),
+    }
+
+
+def _sections_fast(
+    x: np.ndarray, state: dict, controls: dict, design: Any, sample_rate: float
+) -> np.ndarray | None:
+    """Run biquads in series with the streaming kernel on a numpy block ``(B, C, n)``, the
+    coefficients designed once per set of controls (kept in the state); None when the
+    controls differ per item (the differentiable path handles those)."""
+    cached = state.get("design")
+    if cached is None or cached[0] is not controls:
+        values = [v for band in design() for v in band[1:]]
+        if any(isinstance(v, torch.Tensor) and v.numel() > 1 for v in values):
+            return None
+        rows = []
+        for kind, fc, q, gain in design():
+            b, a = _rbj_design(kind, _as_float(fc), _as_float(q), _as_float(gain), sample_rate)
+            rows.append(torch.cat([b.reshape(3), a.reshape(3)[1:]]))
+        sos = torch.stack(rows).to(torch.float64).numpy()
+        batch, channels, _ = x.shape
+        k = state["x"].shape[-2]
+        views = tuple(state[s].view(batch * channels, k, 2).numpy() for s in ("x", "y"))
+        cached = (controls, sos, views)
+        state["design"] = cached
+    batch, channels, n = x.shape
+    zx, zy = cached[2]
+    y = sos_step(np.ascontiguousarray(x).reshape(batch * channels, n), cached[1], zx, zy)
+    return y.reshape(batch, channels, n)
+
+
+def _as_float(value: Any) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
 class Biquad(Processor):
     """RBJ biquad (see :func:`ddsp.functional.biquad`) with learnable or driven controls.
 
@@ -58,16 +110,32 @@ class Biquad(Processor):
         self.kind = kind
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        x = check_audio(x)
-        c = self.controls(**controls)
-        return biquad(
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = biquad(
             x,
             self.kind,
             _below_nyquist(c["cutoff_hz"], self.sample_rate),
             c["q"],
             c["gain_db"],
             sample_rate=self.sample_rate,
+            zi=None if state is None else _band_states(state, 1)[0],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], _stacked([out[1]]))
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return _silent_sections(batch, channels, 1, dtype, device)
+
+    def stream_fast(self, x, state, controls, inputs, n):
+        """No-gradient blocks with constant controls: the streaming biquad kernel."""
+
+        def design() -> list[tuple]:
+            fc = _below_nyquist(controls["cutoff_hz"], self.sample_rate)
+            return [(self.kind, fc, controls["q"], controls["gain_db"])]
+
+        return _sections_fast(x, state, controls, design, self.sample_rate)
 
     def options(self) -> dict[str, Any]:
         return {"kind": self.kind}
@@ -94,15 +162,22 @@ class SVF(Processor):
         self.mode = mode
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        x = check_audio(x)
-        c = self.controls(**controls)
-        return svf(
+        return self._run(check_audio(x), self.controls(**controls), None)[0]
+
+    def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        out = svf(
             x,
             _below_nyquist(c["cutoff_hz"], self.sample_rate),
             c["resonance"],
             sample_rate=self.sample_rate,
             mode=self.mode,
+            zi=None if state is None else state["svf"],
+            return_state=state is not None,
         )
+        return (out, None) if state is None else (out[0], {"svf": out[1]})
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return {"svf": torch.zeros(batch, channels, 2, dtype=dtype, device=device)}
 
     def options(self) -> dict[str, Any]:
         return {"mode": self.mode}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from ..params import ParamSpec
@@ -25,11 +26,33 @@ class Gain(Processor):
     )
     inputs: ClassVar[tuple[str, ...]] = ("x", "envelope")
 
+    stream_inputs: ClassVar[tuple[str, ...]] = ("envelope",)
+    per_sample_inputs: ClassVar[tuple[str, ...]] = ("envelope",)
+
     def forward(
         self, x: torch.Tensor, envelope: torch.Tensor | None = None, **controls: Any
     ) -> torch.Tensor:
-        x = check_audio(x)
-        gain = db_to_amp(self.controls(**controls)["gain_db"])
+        return self._run(check_audio(x), self.controls(**controls), None, envelope)[0]
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        return self._run(x, controls, state, inputs.get("envelope"))
+
+    def stream_fast(self, x, state, controls, inputs, n):
+        """No-gradient numpy blocks without an envelope: one multiply."""
+        cached = state.get("design")
+        if cached is None or cached[0] is not controls:
+            amp = db_to_amp(controls["gain_db"])
+            amp = amp.detach() if isinstance(amp, torch.Tensor) else torch.tensor(amp)
+            if amp.numel() > 1:
+                return None
+            cached = (controls, np.asarray(float(amp), dtype=x.dtype))
+            state["design"] = cached
+        return x * cached[1]
+
+    def _run(
+        self, x: torch.Tensor, c: dict[str, Any], state: dict | None, envelope: Any = None
+    ) -> tuple:
+        gain = db_to_amp(c["gain_db"])
         y = x * gain
         if envelope is not None:
             if envelope.shape != (x.shape[0], x.shape[-1]):
@@ -38,4 +61,4 @@ class Gain(Processor):
                     f"got {tuple(envelope.shape)}"
                 )
             y = y * envelope[:, None, :]
-        return y
+        return y, state

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..functional import WAVEFORMS, fm, oscillator, wavetable
+from ..functional.oscillators import oscillator_latency, oscillator_state
 from ..params import ParamSpec
 from ._controls import gain_amp, source_control
 from .base import Processor
@@ -22,6 +23,17 @@ RATIO = ParamSpec("ratio", "", 0.125, 16.0, 1.0, scale="log", description="modul
 INDEX = ParamSpec(
     "index", "", 0.0, 20.0, 1.0, scale="power", curve=2.0, description="modulation index"
 )
+
+
+def _f0(inputs: dict[str, Any], n: int) -> torch.Tensor:
+    """A streamed block's f0: ``(batch, n)`` per sample, or one value per item."""
+    f0 = inputs.get("f0_hz")
+    if not isinstance(f0, torch.Tensor):
+        raise ValueError("expected the input f0_hz as a tensor (batch, n) or (batch,)")
+    f0 = f0[:, None] if f0.ndim == 1 else f0
+    if f0.ndim != 2 or f0.shape[-1] not in (1, n):
+        raise ValueError(f"expected f0_hz of shape (batch, {n}) or (batch,), got {tuple(f0.shape)}")
+    return f0
 
 
 class Oscillator(Processor):
@@ -40,16 +52,36 @@ class Oscillator(Processor):
         self.shape = shape
 
     def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        y = oscillator(
+        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
+
+    def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
+        out = oscillator(
             f0_hz,
             sample_rate=self.sample_rate,
-            n_samples=n_samples,
+            n_samples=n,
             shape=self.shape,
             width=source_control(c["width"]),
             amplitude=source_control(gain_amp(c)),
+            state=state,
+            return_state=state is not None,
         )
-        return y[:, None]
+        return (out[:, None], None) if state is None else (out[0][:, None], out[1])
+
+    # streaming: f0_hz (batch, n) per sample or (batch, 1) per block; the decimation
+    # filter is centred, so the stream lags by half of it (32 samples at 4x oversampling)
+    is_source = True
+    stream_inputs = ("f0_hz",)
+    per_sample_inputs = ("f0_hz",)
+
+    def stream_latency(self, frame_size: int | None = None) -> int:
+        return oscillator_latency()
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return {"osc": oscillator_state(batch, dtype=dtype, device=device)}
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        y, osc = self._render(_f0(inputs, n), n, controls, state["osc"])
+        return y, {"osc": osc}
 
     def options(self) -> dict[str, Any]:
         return {"shape": self.shape}
@@ -65,16 +97,31 @@ class FM(Processor):
     specs: ClassVar[tuple[ParamSpec, ...]] = (RATIO, INDEX, GAIN)
 
     def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        y = fm(
+        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
+
+    def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
+        out = fm(
             f0_hz,
             sample_rate=self.sample_rate,
-            n_samples=n_samples,
+            n_samples=n,
             ratio=source_control(c["ratio"]),
             index=source_control(c["index"]),
             amplitude=source_control(gain_amp(c)),
+            state=state,
+            return_state=state is not None,
         )
-        return y[:, None]
+        return (out[:, None], None) if state is None else (out[0][:, None], out[1])
+
+    is_source = True
+    stream_inputs = ("f0_hz",)
+    per_sample_inputs = ("f0_hz",)
+
+    def stream_state(self, batch: int, channels: int, *, device, **_: Any) -> dict:
+        return {"phases": torch.zeros(batch, 2, dtype=torch.float64, device=device)}
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        y, phases = self._render(_f0(inputs, n), n, controls, state["phases"])
+        return y, {"phases": phases}
 
 
 class Wavetable(Processor):
@@ -93,15 +140,30 @@ class Wavetable(Processor):
         self.table = nn.Parameter(torch.sin(2 * math.pi * torch.arange(table_size) / table_size))
 
     def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        y = wavetable(
+        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
+
+    def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
+        out = wavetable(
             f0_hz,
             self.table.to(f0_hz.dtype),
             sample_rate=self.sample_rate,
-            n_samples=n_samples,
+            n_samples=n,
             amplitude=source_control(gain_amp(c)),
+            state=state,
+            return_state=state is not None,
         )
-        return y[:, None]
+        return (out[:, None], None) if state is None else (out[0][:, None], out[1])
+
+    is_source = True
+    stream_inputs = ("f0_hz",)
+    per_sample_inputs = ("f0_hz",)
+
+    def stream_state(self, batch: int, channels: int, *, device, **_: Any) -> dict:
+        return {"phase": torch.zeros(batch, 1, dtype=torch.float64, device=device)}
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        y, phase = self._render(_f0(inputs, n), n, controls, state["phase"])
+        return y, {"phase": phase}
 
     def options(self) -> dict[str, Any]:
         return {"table_size": int(self.table.shape[0])}

@@ -8,11 +8,54 @@ from typing import Any, ClassVar
 import torch
 
 from ..functional import convolution_reverb, load_impulse_response, noise_reverb_ir
+from ..functional._controls import as_control
+from ..functional.reverb import (
+    ConvolutionState,
+    _tail,
+    convolution_state,
+    convolve_blocks,
+    ir_partitions,
+    partition_size,
+)
 from ..params import ParamSpec
-from ._controls import per_item
 from .base import Processor, check_audio
 
 __all__ = ["NoiseReverb", "ConvolutionReverb"]
+
+
+def _last(value: Any) -> Any:
+    """A control's value at the end of the block (the target of a ramp)."""
+    return value[..., -1:] if isinstance(value, torch.Tensor) and value.ndim == 3 else value
+
+
+def _conv_state(batch: int, channels: int, ir_length: int, dtype: Any, device: Any) -> dict:
+    size = partition_size(ir_length)
+    state = convolution_state((batch, channels), ir_length, size, dtype=dtype, device=device)
+    return {"conv": state, "ir": None, "ir_key": None, "parts": None}
+
+
+def _conv_step(
+    x: torch.Tensor, state: dict, ir: torch.Tensor, mix: Any, key: Any, cached: bool
+) -> tuple[torch.Tensor, dict]:
+    """One block of a convolution reverb; a changed IR crossfades in across the block."""
+    conv: ConvolutionState = state["conv"]
+    size = conv.chunk.shape[-1]
+    parts = state["parts"] if cached else ir_partitions(ir, size)
+    m = as_control(mix, x, "mix")
+    if state["parts"] is not None and not cached:  # new IR: fade from the old one's output
+        old, _ = convolve_blocks(x, *state["parts"], conv)
+        if conv.spectra.shape[-2]:  # the pending tail as the new IR makes it
+            tail = _tail(conv.spectra, conv.count, parts[1], size)
+            conv = conv._replace(tail=tail.detach())
+        wet, new = convolve_blocks(x, *parts, conv)
+        n = x.shape[-1]
+        w = torch.arange(1, n + 1, dtype=x.dtype, device=x.device) / max(n, 1)
+        wet = old + w * (wet - old)
+    else:
+        wet, new = convolve_blocks(x, *parts, conv)
+    y = (1 - m) * x + m * wet
+    keep = {"ir": ir.detach(), "ir_key": key, "parts": tuple(p.detach() for p in parts)}
+    return y, {"conv": new, **keep}
 
 
 class NoiseReverb(Processor):
@@ -52,22 +95,53 @@ class NoiseReverb(Processor):
             seed=self.seed,
         )[0]
 
+    IR_PARAMS = ("rt60_s", "pre_delay_ms", "high_rt60_ratio")
+
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
+        x = check_audio(x)
         c = self.controls(**controls)
+        return convolution_reverb(x, self._ir(c, x.dtype), mix=c["mix"])
+
+    def _ir(self, c: dict[str, Any], dtype: torch.dtype) -> torch.Tensor:
+        """The IR for controls ``c`` (their last value where they vary), ``(L,)`` or
+        ``(batch, 1, L)`` for per-item settings."""
+        last = {k: _last(c[k]) for k in self.IR_PARAMS}
         ir = noise_reverb_ir(
-            c["rt60_s"],
-            int(self.max_seconds * self.sample_rate),
+            last["rt60_s"],
+            self.ir_length,
             sample_rate=self.sample_rate,
-            pre_delay_ms=float(torch.as_tensor(c["pre_delay_ms"]).detach().reshape(-1)[0]),
-            high_rt60_ratio=c["high_rt60_ratio"],
+            pre_delay_ms=float(torch.as_tensor(last["pre_delay_ms"]).detach().reshape(-1)[0]),
+            high_rt60_ratio=last["high_rt60_ratio"],
             seed=self.seed,
-        ).to(x.dtype)
-        if ir.shape[0] > 1:  # per-item decay times: one IR per batch item
-            ir = ir[:, None, :]
-        return convolution_reverb(check_audio(x), ir, mix=per_item(c["mix"]))
+        ).to(dtype)
+        return ir[:, None, :] if ir.shape[0] > 1 else ir[0]  # per-item decay: one IR each
+
+    @property
+    def ir_length(self) -> int:
+        return int(self.max_seconds * self.sample_rate)
 
     def options(self) -> dict[str, Any]:
         return {"max_seconds": self.max_seconds, "seed": self.seed}
+
+    # streaming: a zero-latency partitioned convolution; the IR is rebuilt only when its
+    # settings change, and then the block crossfades from the old IR's output to the new
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return _conv_state(batch, channels, self.ir_length, dtype, device)
+
+    def stream_tail(self) -> int:
+        return self.ir_length
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        key = tuple(
+            tuple(torch.as_tensor(_last(controls[k])).detach().flatten().tolist())
+            for k in self.IR_PARAMS
+        )
+        grad = any(isinstance(controls[k], torch.Tensor) and controls[k].requires_grad
+                   for k in self.IR_PARAMS)  # fmt: skip
+        cached = state.get("ir_key") == key and not grad
+        ir = state["ir"] if cached else self._ir(controls, x.dtype)
+        return _conv_step(x, state, ir, controls["mix"], key, cached)
 
 
 class ConvolutionReverb(Processor):
@@ -96,8 +170,22 @@ class ConvolutionReverb(Processor):
         return self
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
-        c = self.controls(**controls)
-        return convolution_reverb(check_audio(x), self.ir.to(x.dtype), mix=per_item(c["mix"]))
+        x = check_audio(x)
+        return convolution_reverb(x, self.ir.to(x.dtype), mix=self.controls(**controls)["mix"])
+
+    def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
+        return _conv_state(batch, channels, self.ir.shape[0], dtype, device)
+
+    def stream_tail(self) -> int:
+        return int(self.ir.shape[0])
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        key = (id(self.ir), self.ir._version)
+        cached = state.get("ir_key") == key and not (
+            torch.is_grad_enabled() and self.ir.requires_grad
+        )
+        ir = state["ir"] if cached else self.ir.to(x.dtype)
+        return _conv_step(x, state, ir, controls["mix"], key, cached)
 
     def options(self) -> dict[str, Any]:
         return {"ir_seconds": self.ir.shape[0] / self.sample_rate}

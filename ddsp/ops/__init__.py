@@ -7,12 +7,14 @@ units live one layer up, in :mod:`ddsp.functional`.
 """
 
 from .allpole import IIRFunction, iir_op
-from .compressor import DynamicsFunction
+from .compressor import DynamicsFunction, dynamics_step
 from .delay import DelayFunction
 from .envelope import envelope_mask
 from .fdn import NetworkFunction
 from .harmonic import HarmonicFunction
+from .partitioned import spectral_mac
 from .sinusoidal import SinusoidalFunction
+from .sos import sos_step
 from .svf import SVFFunction, svf_op
 from .viterbi import viterbi_path
 
@@ -28,4 +30,7 @@ __all__ = [
     "DelayFunction",
     "NetworkFunction",
     "viterbi_path",
+    "sos_step",
+    "dynamics_step",
+    "spectral_mac",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -11,7 +12,7 @@ from .. import _workspace as workspace
 from ..kernels import compressor as _dyn
 from ..kernels._launch import dispatch
 
-__all__ = ["DynamicsFunction"]
+__all__ = ["DynamicsFunction", "dynamics_step"]
 
 
 class DynamicsFunction(torch.autograd.Function):
@@ -75,3 +76,18 @@ class DynamicsFunction(torch.autograd.Function):
             None,
             None,
         )
+
+
+def dynamics_step(x, p, rms_coef, power, gain, floor2, compress, rms):  # type: ignore[no-untyped-def]
+    """One block of streamed dynamics (see ``kernels/compressor.py``, streaming): ``x (B,
+    C, T)``, controls ``p (B, 6)`` float64, states ``power (B, C)`` and ``gain (B, G)``
+    (``G`` 1: channels linked) updated in place. Torch tensors (CPU or CUDA) or, on the
+    streaming fast path, numpy arrays (CPU). No gradient: the inference fast path."""
+    args = (float(rms_coef), power, gain, float(floor2), bool(compress), bool(rms))
+    if isinstance(x, np.ndarray):
+        y = np.empty_like(x)
+        _dyn.dynamics_stream_cpu(x, p, *args, y)
+        return y
+    y = torch.empty_like(x)
+    dispatch(_dyn.dynamics_stream_cpu, _dyn.dynamics_stream_cuda, x, p, *args, y)
+    return y

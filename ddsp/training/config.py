@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
-import tomllib
 
 from ..errors import ConfigError
 from .model import ModelConfig

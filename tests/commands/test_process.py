@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -117,3 +120,59 @@ def test_unreadable_empty_and_missing_inputs_fail_cleanly(tmp_path, capsys):
         assert cli(["process", str(src), str(out), "--preset", "chains/slapback"]) == 2
         assert message in capsys.readouterr().err
         assert not out.exists()
+
+
+@pytest.mark.parametrize("block", [1000, 4097, 65536])
+def test_a_file_streamed_in_blocks_equals_the_chain_on_the_whole_file(tmp_path, block):
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal((2, 20_000)) * 0.2).astype(np.float32)
+    sf.write(tmp_path / "in.wav", audio.T, 16_000, subtype="FLOAT")
+    spec = (
+        "ParametricEQ(peak2_db=6) | Compressor(threshold_db=-20) | Delay(delay_ms=40)"
+        " | NoiseReverb(max_seconds=0.3)"
+    )
+    out = tmp_path / "out.wav"
+    argv = ["process", str(tmp_path / "in.wav"), str(out), "--chain", spec, "--tail", "0.5"]
+    assert cli([*argv, "--block-size", str(block)]) == 0
+    got, rate = sf.read(out, dtype="float32", always_2d=True)
+    want = ddsp.presets.load_chain(spec, 16_000)(audio, sample_rate=16_000, tail_seconds=0.5)
+    assert rate == 16_000 and got.T.shape == want.shape == (2, 28_000)
+    assert float(np.abs(got.T - want).max()) < 1e-5
+
+
+def test_a_nan_in_a_late_block_writes_nothing(tmp_path):
+    audio = np.zeros((50_000, 1), np.float32) + 0.1
+    audio[40_000] = np.nan
+    sf.write(tmp_path / "in.wav", audio, 16_000, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    assert cli(["process", str(tmp_path / "in.wav"), str(out), "--chain", "Gain"]) == 2
+    assert not out.exists() and not list(tmp_path.glob(".*part*"))
+
+
+@pytest.mark.slow
+def test_thirty_minutes_of_stereo_48k_stream_in_bounded_memory(tmp_path):
+    # 30 min x 48 kHz x 2 channels: one float32 copy is 691 MB; the process must stay far below
+    src, dst = tmp_path / "long.wav", tmp_path / "out.wav"
+    code = f"""
+import resource, sys
+import numpy as np, soundfile as sf
+rate, block, total = 48_000, 1 << 16, 30 * 60 * 48_000
+rng = np.random.default_rng(0)
+with sf.SoundFile({str(src)!r}, "w", rate, 2, "PCM_16") as f:
+    done = 0
+    while done < total:
+        n = min(block, total - done)
+        f.write((rng.standard_normal((n, 2)) * 0.1).astype(np.float32))
+        done += n
+import ddsp.process
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ddsp.process.process_file({str(src)!r}, {str(dst)!r}, "Gain(gain_db=-6) | Biquad(kind=lowpass)")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    growth = int(run.stdout.strip().splitlines()[-1])
+    copy = 30 * 60 * 48_000 * 2 * 4
+    assert growth < copy / 10, f"peak memory grew by {growth / 1e6:.0f} MB"
+    assert sf.info(str(dst)).frames == 30 * 60 * 48_000

@@ -417,3 +417,46 @@ def test_viterbi_cuda_twin_matches_cpu_twin():
         n_outputs=1,
     )  # fmt: skip
     np.testing.assert_array_equal(path, outs[2])
+
+
+def test_sos_cuda_twin_matches_cpu_twin():
+    from ddsp.kernels.sos import sos_cpu, sos_cuda
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 23))
+    sos = np.array([[0.2, 0.3, 0.1, -0.5, 0.2], [1.0, -1.2, 0.4, -0.9, 0.3]])
+    zx, zy = rng.standard_normal((3, 2, 2)), rng.standard_normal((3, 2, 2))
+    y = np.empty_like(x)
+    zx_c, zy_c = zx.copy(), zy.copy()
+    sos_cpu(x, sos, zx_c, zy_c, y)
+    zx_g, zy_g, y_g = _run(sos_cuda, x, sos, zx, zy, np.empty_like(y), n_outputs=3)
+    for got, want in ((y_g, y), (zx_g, zx_c), (zy_g, zy_c)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("rms, linked", [(True, True), (False, False)])
+def test_streaming_dynamics_cuda_twin_matches_cpu_twin(rms, linked):
+    from ddsp.kernels.compressor import dynamics_stream_cpu, dynamics_stream_cuda
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 2, 31))
+    p = np.array([[-20.0, 4.0, 6.0, 0.9, 0.99, 1.5], [-10.0, 2.0, 0.0, 0.5, 0.999, 1.0]])
+    power, gain = rng.random((2, 2)), rng.random((2, 1 if linked else 2))
+    y = np.empty_like(x)
+    pw, gn = power.copy(), gain.copy()
+    dynamics_stream_cpu(x, p, 0.95, pw, gn, 1e-20, True, rms, y)
+    out = _run(dynamics_stream_cuda, x, p, 0.95, power, gain, 1e-20, True, rms, np.empty_like(y),
+               n_outputs=1)  # fmt: skip
+    np.testing.assert_allclose(out[0], y, rtol=0, atol=TOL)
+
+
+def test_spectral_mac_cuda_twin_matches_cpu_twin():
+    from ddsp.kernels.partitioned import spectral_mac_cpu, spectral_mac_cuda
+
+    rng = np.random.default_rng(13)
+    ring = rng.standard_normal((2, 3, 9)) + 1j * rng.standard_normal((2, 3, 9))
+    spectra = rng.standard_normal((6, 9)) + 1j * rng.standard_normal((6, 9))
+    out = np.empty((2, 9), np.complex128)
+    spectral_mac_cpu(ring, spectra, 2, out)
+    (got,) = _run(spectral_mac_cuda, ring, spectra, 2, np.empty_like(out), n_outputs=1)
+    np.testing.assert_allclose(got, out, rtol=0, atol=TOL)
