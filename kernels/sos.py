@@ -10,8 +10,9 @@ section's last inputs and outputs, most recent first: the layout of
 :class:`ddsp.functional.LFilterState`, so a stream can switch between this kernel and the
 differentiable filters from block to block. Each section runs over the whole block in
 float64 with its state in registers (the differentiable filters round to the signal's
-dtype between sections: results agree to that rounding). States are updated in place. Forward only: gradients go through the all-pole kernel
-(``kernels/allpole.py``), which computes the same recursion one section at a time.
+dtype between sections: results agree to that rounding). States are updated in place.
+Forward only: gradients go through the all-pole kernel (``kernels/allpole.py``), which
+computes the same recursion one section at a time.
 """
 
 from __future__ import annotations
