@@ -345,51 +345,53 @@ def _rbj_design(
     dtype = ref.dtype if ref is not None else torch.float64
     device = ref.device if ref is not None else None
     fc, qq, gain = (torch.as_tensor(v, dtype=dtype, device=device) for v in (cutoff_hz, q, gain_db))
-    w0 = (2.0 * math.pi / sample_rate) * fc
+    return rbj_coefficients(kind, (2.0 * math.pi / sample_rate) * fc, qq, gain)
+
+
+def rbj_coefficients(
+    kind: str, w0: torch.Tensor, q: torch.Tensor, gain_db: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cookbook formulas on tensors: ``w0`` (radians per sample), ``q``, ``gain_db``
+    broadcast together -> ``(b, a)``, each ``(..., 3)`` with ``a[..., 0] = 1``.
+
+    No checks, scriptable: exported filters redesign with it when a knob moves.
+    """
+    zero = torch.zeros_like(w0 + q + gain_db)
+    w0, q, gain_db = w0 + zero, q + zero, gain_db + zero
     cos_w0, sin_w0 = torch.cos(w0), torch.sin(w0)
-    alpha = sin_w0 / (2.0 * qq)
-    amp = torch.pow(10.0, gain / 40.0)
+    alpha = sin_w0 / (2.0 * q)
+    amp = torch.pow(10.0, gain_db / 40.0)
     one = torch.ones_like(cos_w0)
+    a0, a1, a2 = 1 + alpha, -2 * cos_w0, 1 - alpha
     if kind == "lowpass":
-        b = ((1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2)
-        a = (1 + alpha, -2 * cos_w0, 1 - alpha)
+        b0, b1, b2 = (1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2
     elif kind == "highpass":
-        b = ((1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2)
-        a = (1 + alpha, -2 * cos_w0, 1 - alpha)
+        b0, b1, b2 = (1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2
     elif kind == "bandpass":  # constant 0 dB peak gain
-        b = (alpha, 0 * alpha, -alpha)
-        a = (1 + alpha, -2 * cos_w0, 1 - alpha)
+        b0, b1, b2 = alpha, 0 * alpha, -alpha
     elif kind == "notch":
-        b = (one, -2 * cos_w0, one)
-        a = (1 + alpha, -2 * cos_w0, 1 - alpha)
+        b0, b1, b2 = one, -2 * cos_w0, one
     elif kind == "allpass":
-        b = (1 - alpha, -2 * cos_w0, 1 + alpha)
-        a = (1 + alpha, -2 * cos_w0, 1 - alpha)
+        b0, b1, b2 = 1 - alpha, -2 * cos_w0, 1 + alpha
     elif kind == "peaking":
-        b = (1 + alpha * amp, -2 * cos_w0, 1 - alpha * amp)
-        a = (1 + alpha / amp, -2 * cos_w0, 1 - alpha / amp)
+        b0, b1, b2 = 1 + alpha * amp, -2 * cos_w0, 1 - alpha * amp
+        a0, a2 = 1 + alpha / amp, 1 - alpha / amp
     else:
         sq = 2 * torch.sqrt(amp) * alpha
         ap1, am1 = amp + 1, amp - 1
         if kind == "lowshelf":
-            b = (
-                amp * (ap1 - am1 * cos_w0 + sq),
-                2 * amp * (am1 - ap1 * cos_w0),
-                amp * (ap1 - am1 * cos_w0 - sq),
-            )
-            a = (ap1 + am1 * cos_w0 + sq, -2 * (am1 + ap1 * cos_w0), ap1 + am1 * cos_w0 - sq)
+            b0 = amp * (ap1 - am1 * cos_w0 + sq)
+            b1 = 2 * amp * (am1 - ap1 * cos_w0)
+            b2 = amp * (ap1 - am1 * cos_w0 - sq)
+            a0, a1, a2 = ap1 + am1 * cos_w0 + sq, -2 * (am1 + ap1 * cos_w0), ap1 + am1 * cos_w0 - sq
         else:  # highshelf
-            b = (
-                amp * (ap1 + am1 * cos_w0 + sq),
-                -2 * amp * (am1 + ap1 * cos_w0),
-                amp * (ap1 + am1 * cos_w0 - sq),
-            )
-            a = (ap1 - am1 * cos_w0 + sq, 2 * (am1 - ap1 * cos_w0), ap1 - am1 * cos_w0 - sq)
-    b_t = torch.stack(torch.broadcast_tensors(*b), dim=-1)
-    a_t = torch.stack(torch.broadcast_tensors(*a), dim=-1)
-    b_t, a_t = torch.broadcast_tensors(b_t, a_t)
-    a0 = a_t[..., :1]
-    return b_t / a0, a_t / a0
+            b0 = amp * (ap1 + am1 * cos_w0 + sq)
+            b1 = -2 * amp * (am1 + ap1 * cos_w0)
+            b2 = amp * (ap1 + am1 * cos_w0 - sq)
+            a0, a1, a2 = ap1 - am1 * cos_w0 + sq, 2 * (am1 - ap1 * cos_w0), ap1 - am1 * cos_w0 - sq
+    b = torch.stack([b0, b1, b2], -1)
+    a = torch.stack([a0, a1, a2], -1)
+    return b / a[..., :1], a / a[..., :1]
 
 
 def _controls(x: torch.Tensor, **controls: float | torch.Tensor) -> list[torch.Tensor]:

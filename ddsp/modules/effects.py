@@ -21,7 +21,15 @@ from ..functional import (
 from ..params import ParamSpec
 from ._controls import per_item
 from .base import Processor, check_audio
-from .filters import _band_states, _below_nyquist, _sections_fast, _silent_sections, _stacked
+from .filters import (
+    Section,
+    _band_states,
+    _below_nyquist,
+    _sections_fast,
+    _silent_sections,
+    _stacked,
+    section_design,
+)
 
 __all__ = ["ParametricEQ", "Distortion", "Panner", "StereoWidth", "Tremolo", "Phaser"]
 
@@ -87,21 +95,25 @@ class ParametricEQ(Processor):
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
         return _silent_sections(batch, channels, self.BANDS, dtype, device)
 
+    def sections(self) -> list[Section]:
+        """The bands as a cascade of biquads, in series order (see :func:`section_design`)."""
+        bw = 1 / math.sqrt(2)
+        peaks: list[Section] = [
+            ("peaking", f"peak{i}_hz", f"peak{i}_q", f"peak{i}_db") for i in (1, 2, 3)
+        ]
+        return [
+            ("highpass", "low_cut_hz", bw, 0.0),
+            ("lowshelf", "low_shelf_hz", bw, "low_shelf_db"),
+            *peaks,
+            ("highshelf", "high_shelf_hz", bw, "high_shelf_db"),
+            ("lowpass", "high_cut_hz", bw, 0.0),
+        ]
+
     def stream_fast(self, x, state, controls, inputs, n):
         """No-gradient blocks with constant controls: one kernel call for all the bands."""
 
         def design() -> list[tuple]:
-            f = {k: v for k, v in controls.items() if k.endswith("_hz")}
-            bw = 1 / math.sqrt(2)
-            bands = [("highpass", f["low_cut_hz"], bw, 0.0)]
-            bands.append(("lowshelf", f["low_shelf_hz"], bw, controls["low_shelf_db"]))
-            bands += [
-                ("peaking", f[f"peak{i}_hz"], controls[f"peak{i}_q"], controls[f"peak{i}_db"])
-                for i in (1, 2, 3)
-            ]
-            bands.append(("highshelf", f["high_shelf_hz"], bw, controls["high_shelf_db"]))
-            bands.append(("lowpass", f["high_cut_hz"], bw, 0.0))
-            return [(k, _below_nyquist(fc, self.sample_rate), q, g) for k, fc, q, g in bands]
+            return section_design(self.sections(), controls, self.sample_rate)
 
         return _sections_fast(x, state, controls, design, self.sample_rate)
 

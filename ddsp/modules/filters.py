@@ -89,6 +89,26 @@ def _as_float(value: Any) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
+# A biquad cascade as data: per section (kind, cutoff, q, gain), each a parameter name or a
+# constant. The streaming kernel and the exported filters (ddsp.export) design from it.
+Section = tuple[str, "str | float", "str | float", "str | float"]
+
+
+def section_design(
+    sections: list[Section], controls: dict, sample_rate: float
+) -> list[tuple[str, Any, Any, Any]]:
+    """``(kind, cutoff_hz, q, gain_db)`` per section for these controls (cutoffs kept
+    below Nyquist)."""
+
+    def value(v: Any) -> Any:
+        return controls[v] if isinstance(v, str) else v
+
+    return [
+        (kind, _below_nyquist(value(fc), sample_rate), value(q), value(g))
+        for kind, fc, q, g in sections
+    ]
+
+
 class Biquad(Processor):
     """RBJ biquad (see :func:`ddsp.functional.biquad`) with learnable or driven controls.
 
@@ -128,12 +148,15 @@ class Biquad(Processor):
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
         return _silent_sections(batch, channels, 1, dtype, device)
 
+    def sections(self) -> list[Section]:
+        """The filter as a cascade of biquads (see :func:`section_design`)."""
+        return [(self.kind, "cutoff_hz", "q", "gain_db")]
+
     def stream_fast(self, x, state, controls, inputs, n):
         """No-gradient blocks with constant controls: the streaming biquad kernel."""
 
         def design() -> list[tuple]:
-            fc = _below_nyquist(controls["cutoff_hz"], self.sample_rate)
-            return [(self.kind, fc, controls["q"], controls["gain_db"])]
+            return section_design(self.sections(), controls, self.sample_rate)
 
         return _sections_fast(x, state, controls, design, self.sample_rate)
 

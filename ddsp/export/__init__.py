@@ -1,0 +1,1 @@
+"""Export to plugin hosts: processors, chains and voices as scriptable block modules."""

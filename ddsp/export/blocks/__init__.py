@@ -1,0 +1,1 @@
+"""Scriptable inference paths of the processors (see :mod:`ddsp.export.blocks.base`)."""
