@@ -6,7 +6,7 @@ parameter specs) -> presets. Functional ops take ``(..., time)`` audio, modules
 ``(batch, channels, time)``.
 """
 
-from . import functional, params, units
+from . import export, functional, params, units
 from ._checks import set_value_checks, value_checks
 from .modules import (
     ADSR,
@@ -50,6 +50,7 @@ from .streaming import Stream
 __version__ = "0.1.0"
 
 __all__ = [
+    "export",
     "functional",
     "params",
     "units",

@@ -99,7 +99,7 @@ class ProcessorNode:
             )
         ramped = False
         controls: dict[str, Any] = {}
-        if self._u is not None and n > 0:
+        if self._u is not None and n > 0 and self.spec["ramp"]:
             w = torch.arange(1, n + 1, dtype=torch.float64, device=self.spec["device"]) / n
             for spec in proc.specs:
                 if spec.name in per_sample:

@@ -10,7 +10,8 @@ Automation: a parameter that changed since the previous block (``proc.cutoff_hz 
 an optimiser step, or a control passed to :meth:`Stream.process`) is ramped across the
 block, linearly in its spec's normalized units (octaves for log-scaled frequencies,
 decibels for gains), from the previous value, held by the block's first sample, to the
-new value, reached on its last sample: no zipper steps.
+new value, reached on its last sample: no zipper steps. With ``automation="step"`` the new
+value holds from the block's first sample instead (as exported plugins apply knobs).
 
 Gradients flow through each block to the input and to the parameters (a streamed pass is
 differentiable); the state carried between blocks holds values, not a graph, so a
@@ -31,7 +32,9 @@ from ..modules.chain import Chain
 from ..modules.graph import Graph
 from .nodes import ChainNode, GraphNode, ProcessorNode
 
-__all__ = ["Stream"]
+__all__ = ["Stream", "AUTOMATION"]
+
+AUTOMATION = ("ramp", "step")
 
 
 class Stream:
@@ -46,6 +49,8 @@ class Stream:
         frame_size: samples per control frame for sources driven by frames (``Harmonic``
             amplitudes and ``FilteredNoise`` magnitudes): each block then carries the
             frames that start inside it. None: controls per sample (or per block).
+        automation: ``"ramp"`` (changed parameters glide across a block) or ``"step"``
+            (they change at the block boundary).
 
     Shapes: effects take ``(batch, channels, n)`` tensors, or numpy ``(channels, n)`` (or
     ``(n,)``) arrays with ``batch=1``, returned in the same form (numpy runs without
@@ -63,6 +68,7 @@ class Stream:
         dtype: torch.dtype = torch.float32,
         device: torch.device | str = "cpu",
         frame_size: int | None = None,
+        automation: str = "ramp",
     ) -> None:
         if not isinstance(module, (Processor, Chain, Graph)):
             raise TypeError(f"expected a Processor, Chain or Graph, got {type(module).__name__}")
@@ -76,7 +82,10 @@ class Stream:
             isinstance(frame_size, bool) or not isinstance(frame_size, int) or frame_size < 1
         ):
             raise ValueError(f"expected frame_size as a positive int or None, got {frame_size!r}")
+        if automation not in AUTOMATION:
+            raise ValueError(f"expected automation in {AUTOMATION}, got {automation!r}")
         self.module = module
+        self.automation = automation
         self.channels, self.batch = channels, batch
         self.dtype, self.device = dtype, torch.device(device)
         self.frame_size = frame_size
@@ -97,6 +106,7 @@ class Stream:
             "dtype": self.dtype,
             "device": self.device,
             "frame_size": self.frame_size,
+            "ramp": self.automation == "ramp",
         }
 
     # ------------------------------------------------------------------ properties
