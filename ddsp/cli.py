@@ -27,6 +27,7 @@ _MODULES = {
     "prepare": "train",
     "train": "train",
     "transfer": "train",
+    "export": "export",
     "bench": "bench",
 }
 

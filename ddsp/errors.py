@@ -13,6 +13,7 @@ __all__ = [
     "OutputError",
     "CheckpointError",
     "ConfigError",
+    "ExportError",
     "Interrupted",
 ]
 
@@ -35,6 +36,10 @@ class CheckpointError(DdspError, ValueError):
 
 class ConfigError(DdspError, ValueError):
     """A configuration key or value that is unknown, of the wrong type or out of range."""
+
+
+class ExportError(DdspError, ValueError):
+    """A module, knob, format or setting that cannot be exported (the message names it)."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -85,9 +85,14 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[str, str, Any]:
             return str(path), path.read_text(), path.parent
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"cannot read preset {path}: {e}") from None
-    resource = resources.files("ddsp._presets").joinpath(f"{name_or_path}.toml")
+    name = str(name_or_path)
+    if "/" not in name:  # a bare name that one shipped preset has: "vocal_chain"
+        matches = [p for p in list_presets() if p.split("/", 1)[1] == name]
+        if len(matches) == 1:
+            name = matches[0]
+    resource = resources.files("ddsp._presets").joinpath(f"{name}.toml")
     if resource.is_file():
-        return str(name_or_path), resource.read_text(), resource.parent
+        return name, resource.read_text(), resource.parent
     raise ValueError(
         f"unknown preset {str(name_or_path)!r}: not a .toml file, nor one of {list_presets()}"
     )

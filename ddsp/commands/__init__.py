@@ -14,6 +14,7 @@ COMMANDS = {
     "prepare": "slice recordings into a training set with f0 and loudness",
     "train": "train the DDSP autoencoder (torchrun for several processes)",
     "transfer": "play a trained instrument with another recording's melody",
+    "export": "write a plugin file (Neutone, nn~, torch.export)",
     "bench": "benchmarks against peer libraries",
 }
 

@@ -20,13 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ...errors import ExportError
 from ...params import SCALES, ParamSpec
 
 __all__ = ["Block", "param", "values_of", "SpecMap", "to_physical", "to_normalized", "ExportError"]
-
-
-class ExportError(ValueError):
-    """A module, knob or setting that cannot be exported (the message names it)."""
 
 
 class Block(nn.Module):
