@@ -1,0 +1,2 @@
+"""Shipped instruments (trained timbre-transfer models), one folder each; see
+:mod:`ddsp.live.instrument`."""

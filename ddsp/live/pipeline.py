@@ -1,0 +1,162 @@
+"""The live timbre-transfer pipeline: audio in, the trained instrument out, block by block.
+
+    input -> mono -> PitchTracker (f0, confidence)  --+
+                  -> loudness per frame (A-weighted) -+-> gate -> decoder (GRU state) ->
+    harmonic + filtered noise (LiveSynth) -> reverb (partitioned convolution) -> output
+
+Everything runs at the host's sample rate (the model's own rate only shapes its masks,
+see :mod:`ddsp.live.synth`) on frames of ``hop = round(sample_rate / frame_rate)``
+samples: frame ``j`` belongs to input sample ``j * hop`` and is decided once the tracker's
+lookahead has arrived. Loudness uses a Hann window twice the tracker's lookahead, so it
+needs no more. The output lags the input by the tracker's latency plus one hop
+(``latency``). The gate: a frame is played only where the tracker's confidence reaches
+its gate and the loudness is above ``gate_db``; elsewhere the amplitude and the noise are
+zero, so silence, breath and background noise make no sound.
+
+Knobs (``inputs``, ``(1, 1)``): ``pitch_shift_st`` (semitones), ``loudness_offset_db``,
+``balance`` (0: harmonic only, 0.5: both at full level, 1: noise only) and ``mix`` (the
+reverb's wet level).
+"""
+
+
+import torch
+from torch import Tensor, nn
+
+from ..export.blocks.base import Block, param
+from ..features.loudness import a_weighting_db
+from ..params import ParamSpec
+from .decoder import DecoderStep
+from .synth import LiveSynth
+
+__all__ = ["LivePipeline", "KNOBS", "GATE_DB"]
+
+GATE_DB = -60.0  # loudness below which a frame is silent, dB (A-weighted)
+
+KNOBS = (
+    ParamSpec("pitch_shift_st", "st", -24.0, 24.0, 0.0, description="pitch shift"),
+    ParamSpec("loudness_offset_db", "dB", -24.0, 24.0, 0.0, description="loudness offset"),
+    ParamSpec("balance", "", 0.0, 1.0, 0.5, description="harmonic 0 .. noise 1"),
+    ParamSpec("mix", "", 0.0, 1.0, 0.5, description="reverb wet level"),
+)
+
+
+class LivePipeline(Block):
+    """See the module docstring. ``forward(x (B, C, n), inputs) -> (B, 1, n)``.
+
+    Args:
+        decoder: :class:`DecoderStep` of the trained model.
+        tracker: a :class:`~ddsp.live.tracker.TrackerBlock` at the host rate and frame rate.
+        reverb: the reverb's block (or None), mono.
+        sample_rate, model_rate: host and model Hz. n_harmonics, n_bands: model sizes.
+        max_block: blocks longer than this are processed in pieces.
+        defaults: export-time knob values (physical), by name.
+    """
+
+    def __init__(
+        self,
+        decoder: DecoderStep,
+        tracker: nn.Module,
+        reverb: Block | None,
+        *,
+        sample_rate: float,
+        model_rate: float,
+        in_channels: int,
+        max_block: int,
+        defaults: dict[str, float],
+        gate_db: float = GATE_DB,
+    ) -> None:
+        self.hop = int(tracker.hop)
+        latency = int(tracker.latency_samples) + self.hop
+        super().__init__("LivePipeline", in_channels, 1, latency)
+        self.decoder = decoder
+        self.tracker = tracker
+        self.has_reverb = reverb is not None
+        self.reverb = nn.ModuleList([] if reverb is None else [reverb])
+        self.sample_rate = float(sample_rate)
+        self.max_block = int(max_block)
+        self.gate = float(tracker.gate)
+        self.gate_db = float(gate_db)
+        self.lookahead = int(tracker.latency_samples)
+        self.synth = LiveSynth(
+            sample_rate=sample_rate,
+            model_rate=model_rate,
+            hop=self.hop,
+            n_harmonics=decoder.n_harmonics,
+            n_bands=decoder.n_bands,
+            delay=latency,
+            max_block=max_block,
+        )
+        # loudness: Hann window of 2 * lookahead samples centred on each frame
+        self.n_fft = max(16, 2 * self.lookahead)
+        window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
+        freqs = torch.fft.rfftfreq(self.n_fft, 1.0 / sample_rate).double()
+        weight = 10 ** (a_weighting_db(freqs) / 10)
+        weight[1:-1] *= 2
+        weight = weight / (self.n_fft * float(window.square().sum()))
+        self.register_buffer("window", window.float())
+        self.register_buffer("weight", weight.float())
+        self.keep = self.n_fft + self.lookahead + 2 * self.hop  # input samples remembered
+        for spec in KNOBS:
+            value = defaults.get(spec.name, spec.default)
+            self.register_buffer(spec.name, torch.tensor([[value]], dtype=torch.float32))
+        self.register_buffer("history", torch.zeros(1, self.keep))
+        self.register_buffer("seen", torch.zeros(1, dtype=torch.int64))
+        self.allocate(1)
+
+    @torch.jit.export
+    def allocate(self, batch: int) -> None:
+        self.batch = batch
+        self.decoder.allocate(batch)
+        self.tracker.allocate(batch)
+        self.synth.allocate(batch)
+        for block in self.reverb:
+            block.allocate(batch)
+        self.history = torch.zeros(batch, self.keep)
+        self.seen = torch.zeros(1, dtype=torch.int64)
+
+    def _loudness(self, frames: Tensor, signal: Tensor) -> Tensor:
+        """dB of the decided frames (frame index per slot in ``frames``); ``signal`` holds
+        input samples ``[seen - len, seen)``."""
+        start = frames * self.hop - self.n_fft // 2 - (self.seen - signal.shape[1])
+        index = start[:, None] + torch.arange(self.n_fft)
+        inside = (index >= 0) & (index < signal.shape[1])
+        windows = signal[:, index.clamp(0, signal.shape[1] - 1)] * inside.float()
+        power = torch.view_as_real(torch.fft.rfft(windows * self.window)).square().sum(-1)
+        mean_square = (power * self.weight).sum(-1)
+        return 10 * torch.log10(mean_square + 1e-12)
+
+    def _piece(self, mono: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+        batch, n = mono.shape[0], mono.shape[1]
+        decided_before = self.synth.decided.clone()
+        hz, conf, count = self.tracker(mono)
+        signal = torch.cat([self.history, mono], 1)
+        self.seen.add_(n)
+        self.history.copy_(signal[:, signal.shape[1] - self.keep :])
+        frames = decided_before + torch.arange(hz.shape[1])
+        loud = self._loudness(frames, signal)
+        shift = param(inputs, "pitch_shift_st", self.pitch_shift_st)
+        offset = param(inputs, "loudness_offset_db", self.loudness_offset_db)
+        f0 = hz * torch.pow(2.0, shift / 12.0)
+        voiced = ((conf >= self.gate) & (loud > self.gate_db)).float()
+        amp, dist, noise = self.decoder(f0, loud + offset, count)
+        balance = param(inputs, "balance", self.balance)
+        harmonic_gain = (2 * (1 - balance)).clamp(0.0, 1.0)
+        noise_gain = (2 * balance).clamp(0.0, 1.0)
+        self.synth.push(f0, amp * voiced * harmonic_gain, dist,
+                        noise * (voiced * noise_gain)[..., None], count)  # fmt: skip
+        y = self.synth(n, batch)[:, None]
+        for block in self.reverb:
+            wet: dict[str, Tensor] = {}
+            wet["mix"] = param(inputs, "mix", self.mix)
+            y = block(y, wet)
+        return y
+
+    def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+        mono = x.mean(1)
+        n = mono.shape[1]
+        pieces: list[Tensor] = []
+        for at in range(0, n, self.max_block):
+            pieces.append(self._piece(mono[:, at : at + self.max_block], inputs))
+        if len(pieces) == 0:
+            return x.new_zeros(x.shape[0], 1, 0)
+        return torch.cat(pieces, -1)

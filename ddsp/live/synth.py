@@ -1,0 +1,193 @@
+"""Harmonic-plus-noise synthesis from decoded frames, at the host's sample rate.
+
+Frames arrive as the analysis decides them (frame ``j`` belongs to input sample
+``j * hop``); the synthesiser plays output sample ``u`` from frames ``floor(u / hop)`` and
+the next (linear interpolation, as :class:`ddsp.Harmonic` does with frames), so it
+starts a block only once those frames are in: its output is the model's, delayed by the
+analysis latency plus one hop.
+
+The model was trained at its own rate (``model_rate``): its harmonic distribution is
+masked above that rate's Nyquist and its noise bands span 0 .. ``model_rate / 2``. At a
+higher host rate the same masks apply, the noise filters are designed on the host's
+finer grid with zeros above the model's band, and the noise is scaled by
+``sqrt(host_rate / model_rate)`` so that its level per hertz is unchanged: the host hears
+the model's sound, not a resampled copy of it.
+"""
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LiveSynth", "frame_noise"]
+
+_M32 = 0xFFFFFFFF
+
+
+def _mul32(x: Tensor, c: int) -> Tensor:
+    # 32-bit wrap-around multiply on int64 values: split the constant so nothing overflows
+    lo = (x * (c & 0xFFFF)) & _M32
+    hi = ((x * (c >> 16)) & 0xFFFF) << 16
+    return (lo + hi) & _M32
+
+
+def _hash32(x: Tensor) -> Tensor:
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def frame_noise(counter: Tensor, row: Tensor, seed: int) -> Tensor:
+    """Uniform noise in [-1, 1) from a hash of (seed, row, counter): ``counter`` and
+    ``row`` are int64 tensors that broadcast; the same values give the same noise in any
+    block split."""
+    key = _hash32(torch.full_like(row, (seed & _M32) ^ 0x9E3779B9))
+    h = _hash32((_hash32(row ^ key) + counter) & _M32)
+    return (h >> 8).to(torch.float32) * (2.0 / (1 << 24)) - 1.0
+
+
+class LiveSynth(nn.Module):
+    """Frames in (``push``), audio out (``forward``), state in buffers.
+
+    Args:
+        sample_rate: host Hz. model_rate: the model's Hz. hop: host samples per frame.
+        n_harmonics, n_bands: the model's sizes. delay: output delay in samples (the
+        analysis latency plus one hop). max_block: the longest block ``forward`` takes.
+        seed: of the noise.
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate: float,
+        model_rate: float,
+        hop: int,
+        n_harmonics: int,
+        n_bands: int,
+        delay: int,
+        max_block: int,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.sample_rate, self.model_rate = float(sample_rate), float(model_rate)
+        self.hop, self.delay = int(hop), int(delay)
+        self.n_harmonics, self.seed = int(n_harmonics), int(seed)
+        self.history = max_block // hop + delay // hop + 6  # frames kept
+        # noise filters on the host's grid: the model's bands, zeros above its Nyquist
+        ratio = self.sample_rate / self.model_rate
+        model_fft = 2 * (n_bands - 1)
+        self.n_fft_ir = int(2 * round(model_fft * ratio / 2))
+        bins = self.n_fft_ir // 2 + 1
+        freqs = torch.arange(bins, dtype=torch.float64) * (self.sample_rate / self.n_fft_ir)
+        pos = freqs / (self.model_rate / 2) * (n_bands - 1)  # fractional band index
+        lo = pos.floor().clamp(0, n_bands - 1).long()
+        hi = (lo + 1).clamp_max(n_bands - 1)
+        w = (pos - lo.to(torch.float64)).clamp(0, 1)
+        inside = (pos <= n_bands - 1).to(torch.float64)
+        interp = torch.zeros(n_bands, bins, dtype=torch.float64)
+        interp[lo, torch.arange(bins)] += (1 - w) * inside
+        interp[hi, torch.arange(bins)] += w * inside
+        self.register_buffer("interp", (interp * math.sqrt(ratio)).float())
+        self.ir_size = self.n_fft_ir + 1
+        self.register_buffer(
+            "ir_window", torch.hann_window(self.ir_size + 2, periodic=False)[1:-1].float()
+        )
+        self.span = self.hop + self.ir_size - 1
+        self.n_fft = 1 << (self.span - 1).bit_length()
+        self.register_buffer("harmonics", torch.arange(1, n_harmonics + 1, dtype=torch.float64))
+        self._zeros(1)
+
+    def _zeros(self, batch: int) -> None:
+        r, h = self.history, self.n_harmonics
+        self.register_buffer("f0", torch.zeros(batch, r))
+        self.register_buffer("amps", torch.zeros(batch, r, h))
+        self.register_buffer("irs", torch.zeros(batch, r, self.ir_size))
+        self.register_buffer("decided", torch.zeros(1, dtype=torch.int64))  # frames in
+        self.register_buffer("played", torch.zeros(1, dtype=torch.int64))  # output samples
+        self.register_buffer("phase", torch.zeros(batch, dtype=torch.float64))
+        self.register_buffer("pending", torch.zeros(batch, self.span))
+
+    @torch.jit.export
+    def allocate(self, batch: int) -> None:
+        r, h = self.history, self.n_harmonics
+        self.f0 = torch.zeros(batch, r)
+        self.amps = torch.zeros(batch, r, h)
+        self.irs = torch.zeros(batch, r, self.ir_size)
+        self.decided = torch.zeros(1, dtype=torch.int64)
+        self.played = torch.zeros(1, dtype=torch.int64)
+        self.phase = torch.zeros(batch, dtype=torch.float64)
+        self.pending = torch.zeros(batch, self.span)
+
+    def _impulse_responses(self, noise: Tensor) -> Tensor:
+        """Band magnitudes ``(B, k, n_bands)`` -> linear-phase FIRs on the host grid."""
+        mags = torch.matmul(noise, self.interp)
+        ir = torch.fft.irfft(mags, n=self.n_fft_ir)
+        ir = torch.roll(ir, self.n_fft_ir // 2, dims=-1)
+        ir = torch.cat([ir, ir[..., :1]], -1)
+        return ir * self.ir_window
+
+    @torch.jit.export
+    def push(
+        self, f0_hz: Tensor, amplitude: Tensor, distribution: Tensor, noise: Tensor,
+        count: Tensor,
+    ) -> None:  # fmt: skip
+        """Append the first ``count`` of ``k`` decided frames: f0 ``(B, k)``, amplitude
+        ``(B, k)``, distribution ``(B, k, H)``, noise ``(B, k, bands)``."""
+        k = f0_hz.shape[1]
+        audible = (self.harmonics.float() * f0_hz[..., None] < self.model_rate / 2).float()
+        dist = distribution * audible
+        dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
+        amps = amplitude[..., None] * dist
+        irs = self._impulse_responses(noise)
+        r = self.history
+        # keep the newest r frames of (history + the valid new ones)
+        index = torch.arange(r) + count
+        self.f0.copy_(torch.cat([self.f0, f0_hz], 1)[:, index])
+        self.amps.copy_(torch.cat([self.amps, amps], 1)[:, index])
+        self.irs.copy_(torch.cat([self.irs, irs], 1)[:, index])
+        self.decided.add_(count.clamp(0, k))
+
+    def forward(self, n: int, batch: int) -> Tensor:
+        """The next ``n`` output samples ``(batch, n)`` (needs the frames pushed so far)."""
+        hop, r = self.hop, self.history
+        start = self.played - self.delay  # output sample u of the block's first sample
+        u = start + torch.arange(n)
+        oldest = self.decided - r  # frame index of history slot 0
+        # harmonic: frames a and a + 1 around each sample, linearly interpolated
+        a = torch.div(u, hop, rounding_mode="floor")
+        frac = ((u - a * hop).to(torch.float64) / hop)[None, :]
+        i0 = (a - oldest).clamp(0, r - 1)
+        i1 = (a + 1 - oldest).clamp(0, r - 1)
+        live = (u >= 0)[None, :]
+        f0_a, f0_b = self.f0[:, i0].double(), self.f0[:, i1].double()
+        f0_u = torch.where(live, f0_a + frac * (f0_b - f0_a), 0.0)
+        step = f0_u * (2 * math.pi / self.sample_rate)
+        phases = self.phase[:, None] + torch.cumsum(step, 1)  # phase after each sample
+        before = phases - step  # phase at each sample
+        self.phase.copy_(torch.remainder(phases[:, -1], 2 * math.pi) if n > 0 else self.phase)
+        w = frac.float()[..., None]
+        amps = self.amps[:, i0] + w * (self.amps[:, i1] - self.amps[:, i0])
+        amps = amps * live.float()[..., None]
+        sines = torch.sin(before[..., None] * self.harmonics).float()  # (B, n, H)
+        harmonic = (amps * sines).sum(-1)
+        # noise: frames starting in [start, start + n) add hop samples of filtered noise
+        slots = n // hop + 1
+        first = torch.div(start + hop - 1, hop, rounding_mode="floor")
+        j = first + torch.arange(slots)  # frame of each slot
+        valid = (j * hop < start + n) & (j >= 0)
+        counter = j[:, None] * hop + torch.arange(hop)  # (slots, hop) sample counters
+        rows = torch.arange(batch)[:, None, None]
+        white = frame_noise(counter[None], rows.expand(batch, slots, hop), self.seed)
+        irs = self.irs[:, (j - oldest).clamp(0, r - 1)] * valid.float()[None, :, None]
+        grains = torch.fft.irfft(
+            torch.fft.rfft(white, self.n_fft) * torch.fft.rfft(irs, self.n_fft), self.n_fft
+        )[..., : self.span]  # (B, slots, span)
+        acc = torch.cat([self.pending, torch.zeros(batch, n)], 1)
+        at = (j * hop - start).clamp(0, n)  # where each grain starts in acc
+        index = (at[:, None] + torch.arange(self.span))[None].expand(batch, -1, -1)
+        acc = acc.scatter_add(1, index.reshape(batch, -1), grains.reshape(batch, -1))
+        self.pending.copy_(acc[:, n:])
+        self.played.add_(n)
+        return harmonic + acc[:, :n]
