@@ -13,6 +13,8 @@ __all__ = [
     "OutputError",
     "CheckpointError",
     "ConfigError",
+    "ExportError",
+    "MissingDependencyError",
     "Interrupted",
 ]
 
@@ -35,6 +37,14 @@ class CheckpointError(DdspError, ValueError):
 
 class ConfigError(DdspError, ValueError):
     """A configuration key or value that is unknown, of the wrong type or out of range."""
+
+
+class ExportError(DdspError, ValueError):
+    """A model that cannot be exported to a plugin format, or a file that fails its checks."""
+
+
+class MissingDependencyError(DdspError, ImportError):
+    """An optional package that a feature needs is not installed (the message says how)."""
 
 
 class Interrupted(KeyboardInterrupt):
