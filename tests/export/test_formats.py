@@ -321,6 +321,12 @@ def test_pt2_batch_is_fixed_at_export(tmp_path):
         formats.save_pt2(model, tmp_path / "n.aoti.pt2", name="m")
 
 
+def test_pt2_without_knobs(tmp_path):
+    model = StandIn(1, 1, knob_names=())
+    (path,) = formats.save_pt2(model, tmp_path / "m.pt2", name="m", aoti=False)
+    _assert_plays_like(formats.load_pt2(path), model, _blocks(model, [256] * 2), torch.zeros(0))
+
+
 def test_pt2_aoti_path():
     assert pt2.aoti_path("a/m.pt2").as_posix() == "a/m.aoti.pt2"
 

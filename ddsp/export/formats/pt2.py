@@ -120,13 +120,14 @@ def save_pt2(
     with atomic_path(path) as tmp:
         torch.export.save(program, str(tmp), extra_files={META: meta})
         if check:
-            _check(load_pt2(tmp), model, info, batch, "the .pt2 file")
+            _check(load_pt2(tmp, aoti=False), model, info, batch, "the .pt2 file")
         if not aoti:
             return [path]
         with atomic_path(package) as tmp_package:
             _compile(program, tmp_package, meta)
             if check:
-                _check(load_pt2(tmp_package), model, info, batch, "the AOTInductor package")
+                package_host = load_pt2(tmp_package, aoti=True)
+                _check(package_host, model, info, batch, "the AOTInductor package")
     return [path, package]
 
 
@@ -169,9 +170,9 @@ class Pt2Host:
     ``meta`` is the ``ddsp.json`` dictionary.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, aoti: bool | None = None) -> None:
         self.path = Path(path)
-        self.aoti = self.path.name.lower().endswith(AOTI_SUFFIX)
+        self.aoti = self.path.name.lower().endswith(AOTI_SUFFIX) if aoti is None else aoti
         self.reset()
 
     def reset(self) -> None:
@@ -194,7 +195,8 @@ class Pt2Host:
             return self.program(x, knobs)
 
 
-def load_pt2(path: str | os.PathLike) -> Pt2Host:
-    """Load ``FILE.pt2`` (``torch.export.load(...).module()``) or ``FILE.aoti.pt2``
-    (``torch._inductor.aoti_load_package``), by its name."""
-    return Pt2Host(path)
+def load_pt2(path: str | os.PathLike, *, aoti: bool | None = None) -> Pt2Host:
+    """Load ``FILE.pt2`` (``torch.export.load(...).module()``) or, with ``aoti`` (None:
+    when the name ends with ``.aoti.pt2``), an AOTInductor package
+    (``torch._inductor.aoti_load_package``)."""
+    return Pt2Host(path, aoti)
