@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 SUFFIX = ".pt2"
 AOTI_SUFFIX = ".aoti.pt2"
 META = "ddsp.json"
-# Inductor folds a one-element buffer into a constant (pytorch/pytorch#165444): a mutated
-# one-element state (a mono filter memory at batch 1) would then never change. Off.
-AOTI_CONFIG = {"joint_graph_constant_folding": False}
+# joint_graph_constant_folding: Inductor folds a one-element buffer into a constant
+# (pytorch/pytorch#165444), so a mutated one-element state (a mono filter memory at batch 1)
+# would never change. cpp.threads: single-threaded kernels; OpenMP's thread pool made a
+# 256-sample block take 10 to 35 ms instead of 0.15 ms on a busy two-core machine.
+AOTI_CONFIG = {"joint_graph_constant_folding": False, "cpp.threads": 1}
 
 
 class _Program(torch.nn.Module):
@@ -84,9 +86,9 @@ def save_pt2(
     Args:
         name, description: kept in the files' ``ddsp.json``.
         batch: the batch size the programs take (fixed, as is the model's block size).
-        aoti: compile the AOTInductor package too: True (OutputError without a C++
-            compiler), False, or None (where a compiler is found). Compiling takes about
-            a minute on two cores.
+        aoti: compile the AOTInductor package too: True (ExportError without a C++
+            compiler), False, or None (where a compiler is found). Compiling takes 25 s
+            to a minute on two cores. The package's kernels are single-threaded.
         check: load the files as a host would and compare consecutive blocks with the
             model (ExportError if they differ).
 
