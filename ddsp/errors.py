@@ -14,6 +14,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "ExportError",
+    "MissingDependencyError",
     "Interrupted",
 ]
 
@@ -39,7 +40,12 @@ class ConfigError(DdspError, ValueError):
 
 
 class ExportError(DdspError, ValueError):
-    """A module, knob, format or setting that cannot be exported (the message names it)."""
+    """A module, knob, format or setting that cannot be exported, or an exported file that
+    fails its checks (the message names it)."""
+
+
+class MissingDependencyError(DdspError, ImportError):
+    """An optional package that a feature needs is not installed (the message says how)."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -114,7 +114,7 @@ def load_source(args: argparse.Namespace) -> tuple[Any, str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ExportError, export_model
-    from ..export.formats import FORMATS
+    from ..export.formats import save
     from ..io import check_outputs
 
     fmt = _format(args)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         model = export_model(
             module, block_size=args.block_size, channels=args.channels, knobs=args.knob
         )
-    written = FORMATS[fmt](model, args.output, name=args.name or name)
+    written = save(model, args.output, fmt, name=args.name or name)
     for path in written:
         print(f"wrote {path}")
     print(
