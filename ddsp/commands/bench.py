@@ -6,7 +6,7 @@ import argparse
 
 __all__ = ["add_parser", "run", "SUITES"]
 
-SUITES = ("filters", "synth", "effects", "stream")
+SUITES = ("filters", "synth", "effects", "stream", "export")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
