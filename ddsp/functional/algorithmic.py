@@ -8,7 +8,13 @@ from collections.abc import Sequence
 
 import torch
 
-from .._checks import _checking, check_mono_or_stereo, check_range
+from .._checks import (
+    _checking,
+    check_finite,
+    check_mono_or_stereo,
+    check_range,
+    check_sample_rate,
+)
 from ._controls import as_control
 from .delays import _delay_line
 
@@ -29,6 +35,7 @@ def orthogonal(weight: torch.Tensor) -> torch.Tensor:
     The exponential of a skew-symmetric matrix is a rotation, so a feedback matrix built
     this way stays exactly orthogonal (lossless) whatever the optimiser does to ``W``.
     """
+    check_finite(weight, "weight")
     return torch.linalg.matrix_exp(weight - weight.transpose(-1, -2))
 
 
@@ -179,6 +186,10 @@ def fdn_reverb(
     if not isinstance(feedback_matrix, torch.Tensor) or feedback_matrix.shape[-2:] != (n_l, n_l):
         got = getattr(feedback_matrix, "shape", type(feedback_matrix).__name__)
         raise ValueError(f"expected feedback_matrix of shape (..., {n_l}, {n_l}), got {got}")
+    check_sample_rate(sample_rate)
+    check_finite(feedback_matrix, "feedback_matrix")
+    check_finite(input_gains, "input_gains")
+    check_finite(output_gains, "output_gains")
     A = feedback_matrix.to(x.dtype)
     if _checking(A):
         norm = float(torch.linalg.matrix_norm(A.detach(), ord=2).max())
@@ -262,6 +273,7 @@ def freeverb(
         ``(..., 2, T)``. Gradients: x, room_size, damping, width, mix.
     """
     x = check_mono_or_stereo(x)
+    check_sample_rate(sample_rate)
     for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
         check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)

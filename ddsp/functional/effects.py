@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .._checks import check_mono_or_stereo, check_range, check_signal
+from .._checks import check_mono_or_stereo, check_range, check_sample_rate, check_signal
 from ._controls import as_control
 from .filters import biquad, lfilter
 
@@ -155,6 +155,7 @@ def tremolo(
     """
     x = check_signal(x)
     check_range(depth, "depth", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    check_sample_rate(sample_rate)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
     rate = as_control(rate_hz, x, "rate_hz").to(torch.float64)
     if rate.shape[-1] == 1:
@@ -198,6 +199,7 @@ def phaser(
     x = check_signal(x)
     if not (isinstance(stages, int) and 1 <= stages <= 12):
         raise ValueError(f"expected stages as an integer in [1, 12], got {stages!r}")
+    check_sample_rate(sample_rate)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
     check_range(depth_octaves, "depth_octaves", 0.0, 8.0, low_inclusive=True, high_inclusive=True)
     check_range(centre_hz, "centre_hz", 0.0, sample_rate / 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_signal
+from .._checks import check_finite, check_signal
 
 __all__ = ["white_noise", "magnitudes_to_impulse_responses", "filtered_noise", "frequency_filter"]
 
@@ -87,6 +87,7 @@ def magnitudes_to_impulse_responses(
     Returns:
         ``(..., frames, ir_size)``.
     """
+    check_finite(magnitudes, "magnitudes")
     n_bands = magnitudes.shape[-1]
     n_fft = 2 * (n_bands - 1)
     ir = torch.fft.irfft(

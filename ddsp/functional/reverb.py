@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_finite, check_range, check_sample_rate, check_signal
 from .noise import white_noise
 
 __all__ = [
@@ -23,6 +23,8 @@ _LN_1000 = math.log(1000.0)  # a 60 dB amplitude decay is a factor of 1000
 
 def fft_convolve(x: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
     """Linear convolution along time by FFT, cut to ``x``'s length: ``(..., T) * (..., L)``."""
+    check_finite(x, "x")
+    check_finite(ir, "ir")
     n_t, n_ir = x.shape[-1], ir.shape[-1]
     n_fft = 1 << (n_t + n_ir - 2).bit_length()
     spec = torch.fft.rfft(x, n_fft) * torch.fft.rfft(ir.to(x.dtype), n_fft)
@@ -79,6 +81,9 @@ def noise_reverb_ir(
     """
     check_range(rt60_s, "rt60_s", 0.0, math.inf)
     check_range(high_rt60_ratio, "high_rt60_ratio", 0.0, math.inf)
+    check_sample_rate(sample_rate)
+    check_range(pre_delay_ms, "pre_delay_ms", 0.0, math.inf, low_inclusive=True)
+    check_range(crossover_hz, "crossover_hz", 0.0, sample_rate / 2, low_inclusive=True)
     rt = torch.as_tensor(rt60_s, dtype=torch.float32).reshape(-1, 1)
     ratio = torch.as_tensor(high_rt60_ratio, dtype=rt.dtype, device=rt.device).reshape(-1, 1)
     delay = int(round(pre_delay_ms * sample_rate / 1000.0))
