@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 _LN_1000 = math.log(1000.0)
+_MIN_CORNER_HZ = 20.0  # lowest corner of the absorption filters (see absorption)
 
 
 def orthogonal(weight: torch.Tensor) -> torch.Tensor:
@@ -82,12 +83,23 @@ def absorption(
     ``p = (1 - r) / (1 + r)`` with ``r = g_ny / g_dc``, ``k = g_dc (1 - p)``. Any positive
     decay times give ``|p| < 1`` and ``g < 1``: stable for all parameter values.
 
+    The DC gain is always exact. The Nyquist gain is exact while the pole keeps the filter's
+    corner at or above 20 Hz (``|p| <= 1 - 2 pi 20 / fs``); a decay at Nyquist much faster
+    than at DC (short ``rt60_s``, long lines, small ratio) would need a pole closer to 1,
+    where a one-pole passes nothing but DC (and, in float32, the pole rounds to 1: exact
+    silence, no gradients). There the corner stays at 20 Hz and Nyquist decays as fast as
+    that allows, at least 50 dB per pass faster than DC (at 48 kHz and below).
+
     Shapes: ``delays (N,)``, ``rt60_s`` and ``high_rt60_ratio`` ``(R, 1)``; returns ``k, p (R, N)``.
     """
     m = delays.to(rt60_s.dtype)
     log_g_dc = -_LN_1000 * m / (sample_rate * rt60_s)
     log_r = log_g_dc / high_rt60_ratio - log_g_dc
-    p = -torch.tanh(log_r / 2)  # (1 - r) / (1 + r), finite for any log r
+    limit = 2 * math.atanh(1 - 2 * math.pi * _MIN_CORNER_HZ / sample_rate)
+    # the clamp passes gradients straight through (as the processors' range clip does), so
+    # a ratio beyond the limit still learns which way brightens or darkens the tail
+    log_r = log_r + (log_r.clamp(-limit, limit) - log_r).detach()
+    p = -torch.tanh(log_r / 2)  # (1 - r) / (1 + r), |p| < 1
     return torch.exp(log_g_dc) * (1 - p), p
 
 

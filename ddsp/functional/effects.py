@@ -73,8 +73,11 @@ def _shape(v: torch.Tensor, shape: str) -> torch.Tensor:
         return c - (4.0 / 27.0) * c**3
     if shape == "hard":
         return v.clamp(-1.0, 1.0)
-    # asymmetric: tanh for the positive half, a gentler exponential for the negative
-    return torch.where(v >= 0, torch.tanh(v), -(1 - torch.exp(v)) * 0.8 + torch.tanh(v) * 0.2)
+    # asymmetric: tanh for the positive half, a gentler exponential for the negative; the
+    # exponential reads v <= 0 only, or its overflow in the branch not taken makes NaN
+    # gradients (0 * inf) at high drive
+    neg = v.clamp(max=0.0)
+    return torch.where(v >= 0, torch.tanh(v), -(1 - torch.exp(neg)) * 0.8 + torch.tanh(v) * 0.2)
 
 
 def distortion(
