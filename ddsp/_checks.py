@@ -148,7 +148,7 @@ def check_mono_or_stereo(x: object, name: str = "x") -> torch.Tensor:
     x = check_signal(x, name, min_ndim=2)
     if x.shape[-2] not in (1, 2):
         raise ValueError(
-            f"expected mono or stereo {name} (..., C, T) with C = 1 or 2 on dim -2, "
-            f"got shape {tuple(x.shape)}"
+            f"expected mono or stereo {name} (1 or 2 channels on dim -2 of (..., C, T)), "
+            f"got {x.shape[-2]} channels (shape {tuple(x.shape)})"
         )
     return x

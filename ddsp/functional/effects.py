@@ -137,7 +137,10 @@ def stereo_width(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
     """Mid/side width: ``side *= width`` (0 mono, 1 unchanged, up to 2 wider) on ``(..., 2, T)``."""
     x = check_signal(x, min_ndim=2)
     if x.shape[-2] != 2:
-        raise ValueError(f"expected stereo (2 channels on dim -2), got shape {tuple(x.shape)}")
+        raise ValueError(
+            "expected stereo x (2 channels on dim -2 of (..., C, T)), "
+            f"got {x.shape[-2]} channel(s) (shape {tuple(x.shape)})"
+        )
     check_range(width, "width", 0.0, 2.0, low_inclusive=True, high_inclusive=True)
     w = as_control(width, x[..., 0, :], "width")
     mid = (x[..., 0, :] + x[..., 1, :]) / 2
