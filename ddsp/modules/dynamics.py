@@ -8,6 +8,7 @@ import torch
 
 from ..functional import DETECTORS, compressor, expander, limiter
 from ..params import ParamSpec
+from ._options import flag_option
 from .base import Processor, check_audio
 
 __all__ = ["Compressor", "Limiter", "Expander"]
@@ -34,7 +35,7 @@ class _Dynamics(Processor):
             raise ValueError(f"expected detector in {DETECTORS}, got {detector!r}")
         super().__init__(sample_rate, **values)
         self.detector = detector
-        self.link_channels = bool(link_channels)
+        self.link_channels = flag_option(type(self).__name__, "link_channels", link_channels)
 
     def options(self) -> dict[str, Any]:
         return {"detector": self.detector, "link_channels": self.link_channels}

@@ -9,6 +9,7 @@ import torch
 from ..functional import filtered_noise, white_noise
 from ..params import ParamSpec
 from ._controls import gain_amp, source_control
+from ._options import seed_option
 from .base import Processor
 from .oscillators import GAIN
 
@@ -26,7 +27,7 @@ class FilteredNoise(Processor):
 
     def __init__(self, sample_rate: float, seed: int | None = None, **values: float) -> None:
         super().__init__(sample_rate, **values)
-        self.seed = seed
+        self.seed = seed_option("FilteredNoise", seed, optional=True)
 
     def forward(
         self,

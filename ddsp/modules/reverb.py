@@ -10,6 +10,7 @@ import torch
 from ..functional import convolution_reverb, load_impulse_response, noise_reverb_ir
 from ..params import ParamSpec
 from ._controls import per_item
+from ._options import number_option, seed_option
 from .base import Processor, check_audio
 
 __all__ = ["NoiseReverb", "ConvolutionReverb"]
@@ -36,10 +37,9 @@ class NoiseReverb(Processor):
         self, sample_rate: float, max_seconds: float = 4.0, seed: int = 0, **values: float
     ) -> None:
         super().__init__(sample_rate, **values)
-        if not max_seconds > 0:
-            raise ValueError(f"expected max_seconds > 0, got {max_seconds!r}")
-        self.max_seconds = float(max_seconds)
-        self.seed = int(seed)
+        self.max_seconds = number_option("NoiseReverb", "max_seconds", max_seconds, 0.0, 60.0,
+                                         low_open=True)  # fmt: skip
+        self.seed = seed_option("NoiseReverb", seed)
 
     def impulse_response(self) -> torch.Tensor:
         """The current IR, ``(L,)``."""
@@ -82,8 +82,8 @@ class ConvolutionReverb(Processor):
 
     def __init__(self, sample_rate: float, ir_seconds: float = 1.0, **values: float) -> None:
         super().__init__(sample_rate, **values)
-        if not (isinstance(ir_seconds, (int, float)) and 0 < ir_seconds <= 60):
-            raise ValueError(f"expected ir_seconds in (0, 60], got {ir_seconds!r}")
+        ir_seconds = number_option("ConvolutionReverb", "ir_seconds", ir_seconds, 0.0, 60.0,
+                                   low_open=True)  # fmt: skip
         n = max(1, round(ir_seconds * sample_rate))
         self.ir = torch.nn.Parameter(
             noise_reverb_ir(ir_seconds / 1.5, n, sample_rate=sample_rate)[0]
