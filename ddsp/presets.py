@@ -22,6 +22,7 @@ import ast
 import math
 import os
 import re
+import tomllib
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import tomli_w
-import tomllib
 
 from .io import atomic_path
 from .modules.base import PROCESSORS, Processor
@@ -125,16 +125,18 @@ def from_preset_data(
         raise ValueError(f"{where}: expected format in {_FORMATS}, got {data.get('format')!r}")
     saved_rate = data.get("sample_rate")
     rate = sample_rate if sample_rate is not None else saved_rate
-    if (
-        isinstance(rate, bool)
-        or not isinstance(rate, (int, float))
-        or not math.isfinite(rate)
-        or not rate > 0
-    ):
-        raise ValueError(
-            f"{where}: expected a positive sample_rate in Hz (in the preset or as an argument), "
-            f"got {rate!r}"
-        )
+    # the preset's own rate is checked even when the caller's replaces it
+    for value in (saved_rate, rate) if "sample_rate" in data else (rate,):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not value > 0
+        ):
+            raise ValueError(
+                f"{where}: expected a positive sample_rate in Hz (in the preset or as an "
+                f"argument), got {value!r}"
+            )
     if sum(k in data for k in ("processor", "chain", "nodes")) != 1:
         raise ValueError(f"{where}: expected exactly one of 'processor', 'chain' or 'nodes'")
     if "nodes" in data:
