@@ -13,6 +13,7 @@ __all__ = [
     "OutputError",
     "CheckpointError",
     "ConfigError",
+    "UsageError",
     "Interrupted",
 ]
 
@@ -35,6 +36,10 @@ class CheckpointError(DdspError, ValueError):
 
 class ConfigError(DdspError, ValueError):
     """A configuration key or value that is unknown, of the wrong type or out of range."""
+
+
+class UsageError(DdspError, ValueError):
+    """Options that contradict each other or do not apply together."""
 
 
 class Interrupted(KeyboardInterrupt):
