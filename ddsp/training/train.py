@@ -193,6 +193,7 @@ def train(
     :class:`~ddsp.errors.Interrupted` on Ctrl-C (saying what was saved and how to resume).
     """
     run = Path(run)
+    cfg = Config.from_dict(cfg.as_dict(), where="config")  # every value checked, however built
     device = _device(cfg.train.device)
     d = _init_distributed(device)
     if d.main:

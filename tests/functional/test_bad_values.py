@@ -332,3 +332,9 @@ def test_an_infinite_ratio_is_a_limiter():
     y = F.compressor(x, -20.0, math.inf, 0.1, 50.0, sample_rate=SR, knee_db=0.0)
     z = F.limiter(x, -20.0, 50.0, sample_rate=SR, attack_ms=0.1)
     torch.testing.assert_close(y, z)
+
+
+@pytest.mark.parametrize("rms_ms", [0.0, -1.0])
+def test_a_zero_rms_window_is_refused_not_a_traceback(rms_ms):
+    with pytest.raises(ValueError, match=r"rms_ms in \(0, inf\)"):
+        F.compressor(_sig(), -20.0, 4.0, 5.0, 50.0, sample_rate=SR, detector="rms", rms_ms=rms_ms)
