@@ -268,6 +268,8 @@ def parse_chain_spec(text: str) -> list[dict[str, Any]]:
             for kw in call.keywords:
                 if kw.arg is None:
                     raise ValueError(f"{name}: expected key=value arguments, got {args!r}")
+                if kw.arg in params or kw.arg in options:
+                    raise ValueError(f"{name}: {kw.arg} is given twice in {args!r}")
                 value = _literal(kw.value, name, kw.arg)
                 if kw.arg in cls.spec_names():
                     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -98,7 +98,7 @@ def _numbers(base: list[str], option: str, span: str, bad: list[str]) -> list:
     return [(base + [f"{option}={v}"], [option, span]) for v in bad]
 
 
-# fmt: off  (tables: one case per line)
+# tables: (argument list, texts the message must hold)
 NUMBER = ["nan", "inf", "-inf", "x", ""]  # never valid for a number
 MONO, OUT = "{d}/mono.wav", "{d}/out.wav"
 
@@ -156,6 +156,14 @@ PROCESS = [
     (["process", MONO, OUT, "--chain", "Compressor(detector=fast)"], ["detector", "'fast'"]),
     (["process", MONO, OUT, "--chain", "Biquad(kind=lopass)"], ["kind", "'lopass'"]),
     (["process", MONO, OUT, "--chain", "Gain(gian_db=3)"], ["gian_db", "gain_db"]),
+    (["process", MONO, OUT, "--chain", "Gain(gain_db=-6, gain_db=3)"], ["gain_db", "twice"]),
+    (
+        ["process", MONO, OUT, "--chain", "Compressor(detector=rms, detector=peak)"],
+        ["detector", "twice"],
+    ),
+    (["process", MONO, OUT, "--chain", "Gain(gain_db=1e400)"], ["gain_db", "inf"]),
+    (["process", MONO, OUT, "--chain", "Gain(-6)"], ["key=value"]),
+    (["process", MONO, OUT, "--chain", "Gain", "--subtype="], ["--subtype", "''"]),
     (["process", MONO, OUT, "--chain", "Oscillator"], ["Oscillator", "source"]),
     (["process", MONO, OUT, "--chain", "Gain |"], ["chain step"]),
     (["process", MONO, OUT, "--chain", "Fuzz(drive=3)"], ["unknown processor 'Fuzz'"]),
@@ -312,16 +320,22 @@ TRAIN = [
     (["train", "{d}/empty", "--out", "{d}/run_empty", "--resume"], ["--resume", "checkpoint"]),
     (["train", "{d}/empty"], ["--out"]),
 ]
-# fmt: on
 if not torch.cuda.is_available():
     TRAIN.append((TRAIN_BASE + ["--set", "train.device=cuda"], ["train.device", "no CUDA GPU"]))
 
-# fmt: off
 TRANSFER = [
-    *_numbers(["transfer", "{d}/run_empty", MONO, OUT], "--octaves", "[-4, 4]",
-              [*NUMBER, "5", "-5", "1.5"]),
-    *_numbers(["transfer", "{d}/run_empty", MONO, OUT], "--loudness-shift", "[-60, 60] dB",
-              [*NUMBER, "61", "-61"]),
+    *_numbers(
+        ["transfer", "{d}/run_empty", MONO, OUT],
+        "--octaves",
+        "[-4, 4]",
+        [*NUMBER, "5", "-5", "1.5"],
+    ),
+    *_numbers(
+        ["transfer", "{d}/run_empty", MONO, OUT],
+        "--loudness-shift",
+        "[-60, 60] dB",
+        [*NUMBER, "61", "-61"],
+    ),
     (["transfer", "{d}/run_empty", MONO], ["output"]),
     (["transfer", "{d}/no_run", MONO, OUT], ["no_run", "not a run folder"]),
     (["transfer", "{d}/run_empty", MONO, OUT], ["run_empty", "no checkpoint"]),
@@ -331,7 +345,6 @@ TRANSFER = [
     (["transfer", "{d}/run_empty", MONO, "{d}/empty"], ["folder", "empty"]),
 ]
 
-# fmt: on
 TABLES = {
     "process": PROCESS,
     "resynth": RESYNTH,
