@@ -223,7 +223,16 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
                 f"{data_dir} has data format {manifest.get('format_version')}, this version "
                 f"reads {FORMAT_VERSION}: run ddsp prepare again"
             )
-        sources = manifest["sources"]
+        sources = manifest.get("sources")
+    try:  # a shared data folder is checked like any input: structure, then values
+        return _examples(data_dir, manifest, sources)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise DdspError(
+            f"{data_dir} holds a damaged data set ({type(e).__name__}: {e}): run ddsp prepare again"
+        ) from None
+
+
+def _examples(data_dir: Path, manifest: dict, sources: dict) -> Examples:
     parts: dict[str, list] = {k: [] for k in ("audio", "f0_hz", "f0_confidence", "loudness_db")}
     for entry in sources.values():
         try:
@@ -233,9 +242,15 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
                     parts[k].append(z[k].astype(np.float32))
         except (OSError, KeyError, ValueError) as e:
             raise DdspError(f"cannot read {entry['shard']} in {data_dir}: {e}") from None
+    if not parts["audio"]:
+        raise ValueError("no examples")
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    bad = [k for k, v in arrays.items() if not np.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"NaN or infinite values in {', '.join(bad)}")
     settings = manifest.get("settings", {})
     return Examples(
-        **{k: np.concatenate(v) for k, v in parts.items()},
+        **arrays,
         sample_rate=int(settings.get("sample_rate", 16_000)),
         frame_rate=float(settings.get("frame_rate", 250.0)),
         statistics=manifest.get("statistics", {}),

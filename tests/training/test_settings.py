@@ -134,3 +134,27 @@ def test_a_controls_file_is_checked_when_loaded(tmp_path, controls, text):
     np.savez(tmp_path / "c.npz", **vars(controls))
     with pytest.raises(ValueError, match=text):
         Controls.load(tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize(
+    "manifest, shard, text",
+    [
+        ({"format_version": 1, "sources": ["a"]}, None, "damaged data set"),
+        ({"format_version": 1, "sources": {}}, None, "no examples"),
+        ({"format_version": 1, "sources": {"a": {"shard": "s.npz"}}}, "nan", "NaN or infinite"),
+        ({"format_version": 1, "sources": {"a": {}}}, None, "damaged data set"),
+        ({"format_version": 2, "sources": {}}, None, "data format 2"),
+    ],
+)
+def test_a_damaged_data_set_is_refused_clearly(tmp_path, manifest, shard, text):
+    import json
+
+    from ddsp.training import load_examples
+
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    if shard:
+        f0 = np.full((1, 5), np.nan, np.float32)
+        np.savez(tmp_path / "s.npz", audio=np.zeros((1, 80), np.int16), audio_scale=1.0,
+                 f0_hz=f0, f0_confidence=np.ones((1, 5)), loudness_db=np.zeros((1, 5)))  # fmt: skip
+    with pytest.raises(DdspError, match=text):
+        load_examples(tmp_path)
