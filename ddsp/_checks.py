@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator
 
 import torch
@@ -20,6 +21,9 @@ __all__ = [
     "check_signal",
     "check_range",
     "check_nonzero",
+    "check_finite",
+    "check_sample_rate",
+    "check_mono_or_stereo",
 ]
 
 _VALUE_CHECKS: bool | None = None  # None: CPU tensors only
@@ -102,6 +106,37 @@ def check_range(
         raise ValueError(f"expected {name} in {lo}{low:g}, {high:g}{hi}, got {v:g}")
 
 
+def check_finite(value: object, name: str, *, allow_inf: bool = False) -> None:
+    """Check that a control or coefficient holds no NaN (nor ±inf unless ``allow_inf``).
+
+    One rule for every op: Python numbers are always checked, tensors when value checks
+    are on (:func:`set_value_checks`). Other types pass (their own checks name them).
+    """
+    if isinstance(value, torch.Tensor):
+        if not (_checking(value) and value.numel() and value.is_floating_point()):
+            return
+        v = value.detach()
+        ok = ~torch.isnan(v) if allow_inf else torch.isfinite(v)
+        if not bool(ok.all()):
+            bad = v[~ok]
+            raise ValueError(
+                f"expected {'no NaN' if allow_inf else 'finite values'} in {name}, got "
+                f"{bad.numel()} NaN/Inf value(s) (e.g. {float(bad.flatten()[0]):g})"
+            )
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        v = float(value)
+        if math.isnan(v) or (math.isinf(v) and not allow_inf):
+            raise ValueError(f"expected a finite number for {name}, got {v:g}")
+
+
+def check_sample_rate(sample_rate: object) -> None:
+    """Check ``sample_rate``: a finite positive number of Hz (always, it is a Python scalar)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise TypeError(f"expected sample_rate as a number of Hz, got {sample_rate!r}")
+    if not (math.isfinite(sample_rate) and sample_rate > 0):
+        raise ValueError(f"expected a finite sample_rate > 0 Hz, got {sample_rate!r}")
+
+
 def check_nonzero(value: torch.Tensor, name: str) -> None:
     """Check that no element of ``value`` is zero (when value checks are on)."""
     if _checking(value) and value.numel() and bool((value == 0).any()):
@@ -113,7 +148,7 @@ def check_mono_or_stereo(x: object, name: str = "x") -> torch.Tensor:
     x = check_signal(x, name, min_ndim=2)
     if x.shape[-2] not in (1, 2):
         raise ValueError(
-            f"expected mono or stereo {name} (..., C, T) with C = 1 or 2 on dim -2, "
-            f"got shape {tuple(x.shape)}"
+            f"expected mono or stereo {name} (1 or 2 channels on dim -2 of (..., C, T)), "
+            f"got {x.shape[-2]} channels (shape {tuple(x.shape)})"
         )
     return x

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "ExportError",
     "MissingDependencyError",
+    "UsageError",
     "Interrupted",
 ]
 
@@ -46,6 +47,10 @@ class ExportError(DdspError, ValueError):
 
 class MissingDependencyError(DdspError, ImportError):
     """An optional package that a feature needs is not installed (the message says how)."""
+
+
+class UsageError(DdspError, ValueError):
+    """Options that contradict each other or do not apply together."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -114,7 +114,7 @@ def check_audio_output(path: str | os.PathLike, subtype: str) -> None:
     if not sf.check_format(fmt, subtype):
         choices = ", ".join(sorted(sf.available_subtypes(fmt)))
         raise OutputError(
-            f"cannot write {path}: {fmt} files cannot hold {subtype} samples; "
+            f"cannot write {path}: {fmt} files cannot hold {subtype!r} samples; "
             f"choose one with --subtype ({choices})"
         )
 

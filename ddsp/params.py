@@ -24,6 +24,7 @@ __all__ = ["ParamSpec", "exp_sigmoid", "SCALES"]
 
 SCALES = ("linear", "log", "power")
 _EPS = 1e-30  # keeps power-curve gradients finite at the ends of the range
+_SLOPE_FLOOR = 0.01  # below this u, a power curve's gradient is its slope at u = 0.01
 
 
 def _is_tensor(v: object) -> bool:
@@ -124,8 +125,16 @@ class ParamSpec:
 
 def _pow(base: float | torch.Tensor, exponent: float) -> float | torch.Tensor:
     if _is_tensor(base):
-        # Exact zero at the bottom of the range, with a finite (zero) gradient there.
-        return torch.where(base > 0, torch.pow(base.clamp_min(_EPS), exponent), 0.0)
+        # Exact zero at the bottom of the range, with a finite gradient there.
+        exact = torch.where(base > 0, torch.pow(base.clamp_min(_EPS), exponent), 0.0)
+        if exponent <= 1:
+            return exact
+        # The slope u^(e-1) vanishes at 0: a parameter that reached the bottom of its range
+        # would never learn its way back. Below _SLOPE_FLOOR the gradient is the slope at
+        # _SLOPE_FLOOR instead (values unchanged, straight through).
+        floor_slope = exponent * _SLOPE_FLOOR ** (exponent - 1)
+        near_zero = exact.detach() + floor_slope * (base - base.detach())
+        return torch.where(base >= _SLOPE_FLOOR, exact, near_zero)
     return max(base, 0.0) ** exponent
 
 

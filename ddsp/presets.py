@@ -130,16 +130,18 @@ def from_preset_data(
         raise ValueError(f"{where}: expected format in {_FORMATS}, got {data.get('format')!r}")
     saved_rate = data.get("sample_rate")
     rate = sample_rate if sample_rate is not None else saved_rate
-    if (
-        isinstance(rate, bool)
-        or not isinstance(rate, (int, float))
-        or not math.isfinite(rate)
-        or not rate > 0
-    ):
-        raise ValueError(
-            f"{where}: expected a positive sample_rate in Hz (in the preset or as an argument), "
-            f"got {rate!r}"
-        )
+    # the preset's own rate is checked even when the caller's replaces it
+    for value in (saved_rate, rate) if "sample_rate" in data else (rate,):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not value > 0
+        ):
+            raise ValueError(
+                f"{where}: expected a positive sample_rate in Hz (in the preset or as an "
+                f"argument), got {value!r}"
+            )
     if sum(k in data for k in ("processor", "chain", "nodes")) != 1:
         raise ValueError(f"{where}: expected exactly one of 'processor', 'chain' or 'nodes'")
     if "nodes" in data:
@@ -271,6 +273,8 @@ def parse_chain_spec(text: str) -> list[dict[str, Any]]:
             for kw in call.keywords:
                 if kw.arg is None:
                     raise ValueError(f"{name}: expected key=value arguments, got {args!r}")
+                if kw.arg in params or kw.arg in options:
+                    raise ValueError(f"{name}: {kw.arg} is given twice in {args!r}")
                 value = _literal(kw.value, name, kw.arg)
                 if kw.arg in cls.spec_names():
                     if isinstance(value, bool) or not isinstance(value, (int, float)):

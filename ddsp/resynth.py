@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 import time
 import zipfile
@@ -68,11 +69,55 @@ class Controls:
                 values = {fl.name: data[fl.name] for fl in fields(cls)}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"cannot read controls {path}: {e}") from None
-        for k in ("rt60_s", "high_rt60_ratio", "reverb_mix", "sample_rate", "frame_rate"):
-            values[k] = float(values[k])
-        for k in ("n_samples", "total_samples"):
-            values[k] = int(values[k])
-        return cls(**values)
+        try:
+            for k in ("rt60_s", "high_rt60_ratio", "reverb_mix", "sample_rate", "frame_rate"):
+                values[k] = float(values[k])
+            for k in ("n_samples", "total_samples"):
+                if values[k].dtype.kind not in "iu":
+                    raise ValueError(f"{k} is not a whole number")
+                values[k] = int(values[k])
+        except (TypeError, ValueError) as e:  # arrays where numbers belong, or the reverse
+            raise ValueError(f"cannot read controls {path}: {e}") from None
+        c = cls(**values)
+        c.check(str(path))
+        return c
+
+    def check(self, where: str = "controls") -> None:
+        """Raise ValueError unless shapes agree and every value is finite and in range."""
+        frames = np.shape(self.f0_hz)
+        ok = len(frames) == 2 and np.shape(self.amplitude) == frames
+        ok = ok and np.ndim(self.distribution) == 3 and np.shape(self.distribution)[:2] == frames
+        ok = ok and np.ndim(self.noise) == 3 and np.shape(self.noise)[:2] == frames
+        if not ok or frames[1] < 2 or np.shape(self.noise)[2] < 2:
+            raise ValueError(
+                f"{where}: expected f0_hz and amplitude (chunks, frames >= 2), distribution "
+                "and noise (chunks, frames, n); got shapes "
+                f"{[np.shape(a) for a in (self.f0_hz, self.amplitude, self.distribution)]} "
+                f"and {np.shape(self.noise)}"
+            )
+        for name in ("f0_hz", "amplitude", "distribution", "noise"):
+            a = np.asarray(getattr(self, name))
+            if not (np.issubdtype(a.dtype, np.floating) and np.isfinite(a).all()):
+                raise ValueError(f"{where}: expected finite numbers in {name}")
+            if (a < 0).any():
+                raise ValueError(f"{where}: expected {name} >= 0, got {float(a.min()):g}")
+        ranges = {"rt60_s": (0.01, 60.0), "high_rt60_ratio": (0.01, 10.0),
+                  "reverb_mix": (0.0, 1.0), "sample_rate": (1000.0, 768_000.0),
+                  "frame_rate": (1.0, 10_000.0)}  # fmt: skip
+        for name, (low, high) in ranges.items():
+            v = getattr(self, name)
+            if not (math.isfinite(v) and low <= v <= high):
+                raise ValueError(f"{where}: expected {name} in [{low:g}, {high:g}], got {v!r}")
+        if float(np.max(self.f0_hz)) >= self.sample_rate / 2:
+            raise ValueError(f"{where}: expected f0_hz below Nyquist ({self.sample_rate / 2:g} Hz)")
+        longest = 2 * frames[1] * self.sample_rate / self.frame_rate + self.sample_rate
+        if not (
+            1 <= self.n_samples <= longest and 1 <= self.total_samples <= frames[0] * self.n_samples
+        ):
+            raise ValueError(
+                f"{where}: expected 1 <= total_samples <= chunks * n_samples, got "
+                f"n_samples {self.n_samples}, total_samples {self.total_samples}"
+            )
 
 
 # name: (low, high, unit) of the edits of :func:`render`
@@ -140,6 +185,38 @@ def _reverb(y, rt60, ratio, mix, sample_rate):
     return (1 - mix) * y + mix * fft_convolve(y, ir.to(y.dtype))
 
 
+# setting: (low, high, whole number?) of the fit's settings
+_SETTINGS = {
+    "rate": (8000, 192_000, True),
+    "seconds": (0.0, math.inf, False),
+    "steps": (1, math.inf, True),
+    "max_steps": (1, math.inf, True),
+    "chunk_s": (0.25, 3600.0, False),
+    "group": (1, 1024, True),
+    "lr": (0.0, 10.0, False),
+    "n_harmonics": (1, 1024, True),
+    "n_bands": (2, 1025, True),
+}
+
+
+def _check_settings(**settings: object) -> None:
+    """ValueError naming the setting unless each is finite, in range (seconds and lr: > 0)
+    and whole where a count is meant; ``seconds=None`` means no time limit."""
+    for name, value in settings.items():
+        if name == "seconds" and value is None:
+            continue
+        low, high, whole = _SETTINGS[name]
+        kind = numbers.Integral if whole else numbers.Real
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and low <= value <= high
+        ok = ok and not (name in ("seconds", "lr") and value <= 0)
+        if not ok:
+            what = "a whole number" if whole else "a finite number"
+            hi = "inf" if math.isinf(high) else f"{high:g}"
+            lo = f"({low:g}" if name in ("seconds", "lr") else f"[{low:g}"
+            raise ValueError(f"expected {name} as {what} in {lo}, {hi}], got {value!r}")
+
+
 @dataclass
 class FitResult:
     controls: Controls
@@ -165,6 +242,8 @@ def fit(
     Runs ``max_steps`` Adam steps, or fewer if the time budget ``seconds`` runs out first
     (None: no time limit, so the result depends on the step count alone).
     """
+    _check_settings(seconds=seconds, max_steps=max_steps, lr=lr, n_harmonics=n_harmonics,
+                    n_bands=n_bands)  # fmt: skip
     n_rows, n_t = target.shape
     hz, voicing, loud = analyze(target, sample_rate)
     frames = hz.shape[1]
@@ -255,6 +334,7 @@ def resynthesize(
     ``chunk_s`` seconds are fitted in chunks, ``group`` chunks at a time, sharing the step
     count and the time budget. Returns the report and the paths written.
     """
+    _check_settings(rate=rate, seconds=seconds, steps=steps, chunk_s=chunk_s, group=group)
     loaded = load_audio(src, mono=True)
     in_rate = loaded.sample_rate
     mono = torch.from_numpy(loaded.audio[0])

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import Interrupted, OutputError
-    from ..io import AUDIO_SUFFIXES, check_outputs
+    from ..io import AUDIO_SUFFIXES, audio_format, check_audio_output, check_outputs
     from ..presets import load_chain
     from ..process import process_file
 
@@ -60,14 +60,24 @@ def run(args: argparse.Namespace) -> int:
     if not args.input.exists():
         raise FileNotFoundError(f"no such file or folder: {args.input}")
     if not args.input.is_dir():
-        result = process_file(
-            args.input,
-            args.output,
-            source,
-            tail_seconds=args.tail,
-            subtype=args.subtype,
-            block_size=args.block_size,
-        )
+        check_outputs([args.output], inputs=[args.input])
+        audio_format(args.output)  # the suffix (and --subtype) are refused before any reading
+        if args.subtype is not None:
+            check_audio_output(args.output, args.subtype)
+        try:
+            result = process_file(
+                args.input,
+                args.output,
+                source,
+                tail_seconds=args.tail,
+                subtype=args.subtype,
+                block_size=args.block_size,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted: nothing was written ({args.output} is as it was): run the "
+                "command again"
+            ) from None
         _report(result)
         return 0
     if args.output.exists() and not args.output.is_dir():
@@ -86,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {args.input}")
     targets = [args.output / f.relative_to(args.input) for f in files]
     check_outputs(targets, inputs=files)
+    if args.subtype is not None:  # every output format must hold it: say so before any work
+        for dst in targets:
+            check_audio_output(dst, args.subtype)
     failed = done = 0
     try:
         for i, (src, dst) in enumerate(zip(files, targets), 1):
@@ -104,11 +117,12 @@ def run(args: argparse.Namespace) -> int:
                 done += 1
             except (ValueError, OSError) as e:
                 failed += 1
-                print(f"error: {e}", file=sys.stderr)
+                print(f"error: {src}: {e}", file=sys.stderr)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted: {done} of {len(files)} file(s) finished in {args.output} "
-            f"(each one complete); {failed} failed"
+            f"(each one complete, none half-written); {failed} failed; run the command again "
+            "for the rest"
         ) from None
     print(f"processed {done} of {len(files)} file(s) into {args.output}", file=sys.stderr)
     if failed:

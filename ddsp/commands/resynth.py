@@ -21,6 +21,7 @@ from ._options import number, whole
 __all__ = ["add_parser", "run_resynth", "run_render"]
 
 DEFAULT_SECONDS, DEFAULT_STEPS = 60.0, 2000
+DEFAULT_RATE, DEFAULT_CHUNK, DEFAULT_GROUP = 22_050, 8.0, 8
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,16 +44,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rate",
         type=whole(8000, 192_000, unit="Hz"),
-        default=22_050,
-        help="model sample rate (Hz)",
+        help=f"model sample rate (Hz, default {DEFAULT_RATE})",
     )
     p.add_argument(
         "--chunk",
         type=number(0.25, 3600.0, unit="s"),
-        default=8.0,
-        help="seconds per chunk (long files)",
+        help=f"seconds per chunk (long files; default {DEFAULT_CHUNK:g})",
     )
-    p.add_argument("--group", type=whole(1, 1024), default=8, help="chunks fitted at once")
+    p.add_argument(
+        "--group", type=whole(1, 1024), help=f"chunks fitted at once (default {DEFAULT_GROUP})"
+    )
     p.add_argument("--threads", type=whole(1, 1024), default=None, help="torch threads")
     p.add_argument("--model", type=Path, help="a run folder of ddsp train: resynthesize with it")
     p.set_defaults(handler=run_resynth)
@@ -77,12 +78,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_resynth(args: argparse.Namespace) -> int:
     import torch
 
-    from ..errors import Interrupted
+    from ..errors import Interrupted, UsageError
     from ..io import check_outputs
     from ..resynth import output_paths, resynthesize
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    fit_options = {"--seconds": args.seconds, "--steps": args.steps, "--rate": args.rate,
+                   "--chunk": args.chunk, "--group": args.group}  # fmt: skip
+    given = [k for k, v in fit_options.items() if v is not None]
+    if args.model is not None and given:  # never ignore an option
+        raise UsageError(
+            f"--model plays the trained model as it is, without a fit: {', '.join(given)} "
+            "do not apply (drop them, or drop --model to fit)"
+        )
     if not args.input.is_file():
         raise FileNotFoundError(f"no such file: {args.input}")
     paths = output_paths(args.input, args.out)
@@ -97,14 +106,17 @@ def run_resynth(args: argparse.Namespace) -> int:
         rep, written = resynthesize(
             args.input,
             args.out,
-            rate=args.rate,
+            rate=args.rate or DEFAULT_RATE,
             seconds=seconds,
             steps=steps,
-            chunk_s=args.chunk,
-            group=args.group,
+            chunk_s=args.chunk or DEFAULT_CHUNK,
+            group=args.group or DEFAULT_GROUP,
         )
     except KeyboardInterrupt:
-        raise Interrupted("interrupted during the fit; nothing was written") from None
+        raise Interrupted(
+            f"interrupted during the fit; nothing was written in {args.out}: run the command "
+            "again (fewer --steps or --seconds finish sooner)"
+        ) from None
     print(json.dumps(rep, indent=2))
     print("wrote " + ", ".join(map(str, written)), file=sys.stderr)
     return 0

@@ -20,6 +20,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_finite
+
 __all__ = ["as_control", "upsample_frames", "lfo_phase"]
 
 
@@ -58,11 +60,16 @@ def upsample_frames(frames: torch.Tensor, n_samples: int, method: str = "linear"
     return lo + w * (hi - lo)
 
 
-def as_control(value: float | torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+def as_control(
+    value: float | torch.Tensor, x: torch.Tensor, name: str, *, allow_inf: bool = False
+) -> torch.Tensor:
     """Return ``value`` as a tensor ``(*b, Tc)`` with ``Tc`` in ``{1, T}`` on x's dtype/device.
 
     ``b`` broadcasts against ``x.shape[:-1]``. See the module docstring for the forms.
+    NaN (and ±inf unless ``allow_inf``) is refused: Python numbers always, tensors when
+    value checks are on (:func:`ddsp.set_value_checks`), the one rule for every control.
     """
+    check_finite(value, name, allow_inf=allow_inf)
     n_t = x.shape[-1]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return torch.full((1,), float(value), dtype=x.dtype, device=x.device)

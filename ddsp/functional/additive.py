@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_finite, check_range, check_signal
 from ..ops import HarmonicFunction, SinusoidalFunction
 from ._controls import upsample_frames
 
@@ -120,6 +120,7 @@ def harmonic(
                 else initial_phase
             )
             raise ValueError(f"expected initial_phase of shape ({batch},), got {got}")
+        check_finite(initial_phase, "initial_phase")
         p0 = initial_phase.to(torch.float64)
     # Per-sample f0 in float64 whatever the input dtype: float32 interpolation would put
     # ~1e-7 relative error into every increment, and the phase integrates it.
@@ -187,6 +188,7 @@ def sinusoidal(
                 f"expected initial_phase of shape ({batch}, {n_k}), "
                 f"got {tuple(initial_phase.shape)}"
             )
+        check_finite(initial_phase, "initial_phase")
         p0 = initial_phase.to(torch.float64)
     freqs, amps = frequencies_hz, amplitudes
     if freqs.shape[1] == 1:

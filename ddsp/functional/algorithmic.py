@@ -9,7 +9,13 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._checks import _checking, check_mono_or_stereo, check_range
+from .._checks import (
+    _checking,
+    check_finite,
+    check_mono_or_stereo,
+    check_range,
+    check_sample_rate,
+)
 from ._controls import as_control
 from .delays import _delay_line
 
@@ -26,6 +32,7 @@ __all__ = [
 ]
 
 _LN_1000 = math.log(1000.0)
+_MIN_CORNER_HZ = 20.0  # lowest corner of the absorption filters (see absorption)
 
 
 def orthogonal(weight: torch.Tensor) -> torch.Tensor:
@@ -34,6 +41,7 @@ def orthogonal(weight: torch.Tensor) -> torch.Tensor:
     The exponential of a skew-symmetric matrix is a rotation, so a feedback matrix built
     this way stays exactly orthogonal (lossless) whatever the optimiser does to ``W``.
     """
+    check_finite(weight, "weight")
     return torch.linalg.matrix_exp(weight - weight.transpose(-1, -2))
 
 
@@ -80,12 +88,23 @@ def absorption(
     ``p = (1 - r) / (1 + r)`` with ``r = g_ny / g_dc``, ``k = g_dc (1 - p)``. Any positive
     decay times give ``|p| < 1`` and ``g < 1``: stable for all parameter values.
 
+    The DC gain is always exact. The Nyquist gain is exact while the pole keeps the filter's
+    corner at or above 20 Hz (``|p| <= 1 - 2 pi 20 / fs``); a decay at Nyquist much faster
+    than at DC (short ``rt60_s``, long lines, small ratio) would need a pole closer to 1,
+    where a one-pole passes nothing but DC (and, in float32, the pole rounds to 1: exact
+    silence, no gradients). There the corner stays at 20 Hz and Nyquist decays as fast as
+    that allows, at least 50 dB per pass faster than DC (at 48 kHz and below).
+
     Shapes: ``delays (N,)``, ``rt60_s`` and ``high_rt60_ratio`` ``(R, 1)``; returns ``k, p (R, N)``.
     """
     m = delays.to(rt60_s.dtype)
     log_g_dc = -_LN_1000 * m / (sample_rate * rt60_s)
     log_r = log_g_dc / high_rt60_ratio - log_g_dc
-    p = -torch.tanh(log_r / 2)  # (1 - r) / (1 + r), finite for any log r
+    limit = 2 * math.atanh(1 - 2 * math.pi * _MIN_CORNER_HZ / sample_rate)
+    # the clamp passes gradients straight through (as the processors' range clip does), so
+    # a ratio beyond the limit still learns which way brightens or darkens the tail
+    log_r = log_r + (log_r.clamp(-limit, limit) - log_r).detach()
+    p = -torch.tanh(log_r / 2)  # (1 - r) / (1 + r), |p| < 1
     return torch.exp(log_g_dc) * (1 - p), p
 
 
@@ -258,6 +277,10 @@ def fdn_reverb(
     if not isinstance(feedback_matrix, torch.Tensor) or feedback_matrix.shape[-2:] != (n_l, n_l):
         got = getattr(feedback_matrix, "shape", type(feedback_matrix).__name__)
         raise ValueError(f"expected feedback_matrix of shape (..., {n_l}, {n_l}), got {got}")
+    check_sample_rate(sample_rate)
+    check_finite(feedback_matrix, "feedback_matrix")
+    check_finite(input_gains, "input_gains")
+    check_finite(output_gains, "output_gains")
     A = feedback_matrix.to(x.dtype)
     if _checking(A):
         norm = float(torch.linalg.matrix_norm(A.detach(), ord=2).max())
@@ -380,6 +403,7 @@ def freeverb(
         ``(..., 2, T)``, or ``(y, state)``. Gradients: x, room_size, damping, width, mix.
     """
     x = check_mono_or_stereo(x)
+    check_sample_rate(sample_rate)
     for name, value in (("room_size", room_size), ("damping", damping), ("width", width)):
         check_range(value, name, 0.0, 1.0, low_inclusive=True, high_inclusive=True)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._checks import check_mono_or_stereo, check_range, check_signal
+from .._checks import check_mono_or_stereo, check_range, check_sample_rate, check_signal
 from ..ops import DelayFunction
 from ._controls import as_control, lfo_phase
 from .filters import _batch_shape, _rows
@@ -113,6 +113,7 @@ def delay(
     [0.0, 0.0, 1.0, 0.0, 0.5, 0.0]
     """
     x = check_signal(x)
+    check_sample_rate(sample_rate)
     check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
     check_range(feedback, "feedback", -1.0, 1.0)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
@@ -146,6 +147,7 @@ def chorus(
     Gradients: x and every control.
     """
     x = check_signal(x)
+    check_sample_rate(sample_rate)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
     check_range(depth_ms, "depth_ms", 0.0, math.inf, low_inclusive=True)
     check_range(centre_ms, "centre_ms", 0.0, math.inf)
@@ -206,6 +208,7 @@ def ping_pong_delay(
         ``(..., 2, T)``, or ``(y, state)``. Gradients: x, delay_ms, feedback, mix.
     """
     x = check_mono_or_stereo(x)
+    check_sample_rate(sample_rate)
     check_range(delay_ms, "delay_ms", 1000.0 / sample_rate, math.inf, low_inclusive=True)
     check_range(feedback, "feedback", -1.0, 1.0)
     check_range(mix, "mix", 0.0, 1.0, low_inclusive=True, high_inclusive=True)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_finite, check_range, check_signal
 from ..ops import DynamicsFunction, envelope_mask
 from ..units import ms_to_coef
 from ._controls import as_control
@@ -53,6 +53,10 @@ def gain_curve_db(
     """
     if kind not in KINDS:
         raise ValueError(f"expected kind in {KINDS}, got {kind!r}")
+    level_db = check_signal(level_db, "level_db")
+    check_finite(threshold_db, "threshold_db")
+    check_finite(ratio, "ratio", allow_inf=True)  # inf: a limiter
+    check_finite(knee_db, "knee_db")
     width = knee_db.clamp_min(1e-6) if isinstance(knee_db, torch.Tensor) else max(knee_db, 1e-6)
     if kind == "compressor":
         slope = 1.0 / ratio - 1.0
@@ -165,8 +169,7 @@ def _dynamics(
     check_range(sample_rate, "sample_rate", 0.0, math.inf)
     check_range(threshold_db, "threshold_db", -math.inf, math.inf)
     check_range(makeup_db, "makeup_db", -math.inf, math.inf)
-    if detector == "rms":
-        check_range(rms_ms, "rms_ms", 0.0, math.inf)
+    check_range(rms_ms, "rms_ms", 0.0, math.inf)  # also when unused: never a silent NaN
     check_range(attack_ms, "attack_ms", 0.0, math.inf)
     check_range(release_ms, "release_ms", 0.0, math.inf)
     check_range(ratio, "ratio", 1.0, math.inf, low_inclusive=True, high_inclusive=True)
@@ -174,7 +177,7 @@ def _dynamics(
     if detector not in DETECTORS:
         raise ValueError(f"expected detector in {DETECTORS}, got {detector!r}")
     ctl = {
-        name: as_control(v, x, name)
+        name: as_control(v, x, name, allow_inf=name == "ratio")
         for name, v in (
             ("threshold_db", threshold_db),
             ("ratio", ratio),

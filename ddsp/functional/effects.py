@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .._checks import check_mono_or_stereo, check_range, check_signal
+from .._checks import check_mono_or_stereo, check_range, check_sample_rate, check_signal
 from ._controls import as_control, lfo_phase
 from .filters import LFilterState, biquad, lfilter
 
@@ -93,8 +93,11 @@ def _shape(v: torch.Tensor, shape: str) -> torch.Tensor:
         return c - (4.0 / 27.0) * c**3
     if shape == "hard":
         return v.clamp(-1.0, 1.0)
-    # asymmetric: tanh for the positive half, a gentler exponential for the negative
-    return torch.where(v >= 0, torch.tanh(v), -(1 - torch.exp(v)) * 0.8 + torch.tanh(v) * 0.2)
+    # asymmetric: tanh for the positive half, a gentler exponential for the negative; the
+    # exponential reads v <= 0 only, or its overflow in the branch not taken makes NaN
+    # gradients (0 * inf) at high drive
+    neg = v.clamp(max=0.0)
+    return torch.where(v >= 0, torch.tanh(v), -(1 - torch.exp(neg)) * 0.8 + torch.tanh(v) * 0.2)
 
 
 def distortion(
@@ -154,7 +157,10 @@ def stereo_width(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
     """Mid/side width: ``side *= width`` (0 mono, 1 unchanged, up to 2 wider) on ``(..., 2, T)``."""
     x = check_signal(x, min_ndim=2)
     if x.shape[-2] != 2:
-        raise ValueError(f"expected stereo (2 channels on dim -2), got shape {tuple(x.shape)}")
+        raise ValueError(
+            "expected stereo x (2 channels on dim -2 of (..., C, T)), "
+            f"got {x.shape[-2]} channel(s) (shape {tuple(x.shape)})"
+        )
     check_range(width, "width", 0.0, 2.0, low_inclusive=True, high_inclusive=True)
     w = as_control(width, x[..., 0, :], "width")
     mid = (x[..., 0, :] + x[..., 1, :]) / 2
@@ -178,6 +184,7 @@ def tremolo(
     """
     x = check_signal(x)
     check_range(depth, "depth", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    check_sample_rate(sample_rate)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
     rate = as_control(rate_hz, x, "rate_hz")
     cycles, end = lfo_phase(rate, x.shape[-1], sample_rate, phase)
@@ -223,6 +230,7 @@ def phaser(
     x = check_signal(x)
     if not (isinstance(stages, int) and 1 <= stages <= 12):
         raise ValueError(f"expected stages as an integer in [1, 12], got {stages!r}")
+    check_sample_rate(sample_rate)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
     check_range(depth_octaves, "depth_octaves", 0.0, 8.0, low_inclusive=True, high_inclusive=True)
     check_range(centre_hz, "centre_hz", 0.0, sample_rate / 2)

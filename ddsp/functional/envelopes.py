@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_finite, check_range, check_sample_rate, check_signal
 from ._controls import upsample_frames
 
 __all__ = ["adsr", "lfo", "LFO_SHAPES", "ADSRState", "adsr_state"]
@@ -105,6 +105,7 @@ def adsr(
     for name, v in (("attack_ms", attack_ms), ("decay_ms", decay_ms), ("release_ms", release_ms)):
         check_range(v, name, 0.0, math.inf)
     check_range(sustain, "sustain", 0.0, 1.0, low_inclusive=True, high_inclusive=True)
+    check_sample_rate(sample_rate)
     ms = sample_rate / 1000.0  # samples per ms
     a = _per_item(attack_ms, gate, "attack_ms") * ms
     d = _per_item(decay_ms, gate, "decay_ms") * ms
@@ -179,6 +180,8 @@ def lfo(
         raise ValueError(f"expected shape in {LFO_SHAPES}, got {shape!r}")
     check_range(sample_rate, "sample_rate", 0.0, math.inf)
     check_range(rate_hz, "rate_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    check_finite(depth, "depth")
+    check_finite(phase, "phase")
     like = torch.empty(batch, 0, dtype=dtype, device=device)
     for v in (rate_hz, depth, phase):
         if isinstance(v, torch.Tensor) and v.ndim >= 1:

@@ -13,7 +13,7 @@ from typing import Literal, NamedTuple
 
 import torch
 
-from .._checks import check_nonzero, check_range, check_signal
+from .._checks import check_finite, check_nonzero, check_range, check_signal
 from ..ops import iir_op, svf_op
 from ._controls import as_control
 
@@ -79,6 +79,7 @@ def _coef_layout(coef: torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor
         raise ValueError(f"expected {name} on {x.device} like x, got {coef.device}")
     if coef.ndim == 0:
         raise ValueError(f"expected {name} of shape (..., n) or (..., T, n), got a scalar")
+    check_finite(coef, name)  # NaN coefficients would fill the output with NaN
     if coef.ndim == x.ndim + 1:
         if coef.shape[-2] != x.shape[-1]:
             raise ValueError(
@@ -121,6 +122,7 @@ def _state(zi: torch.Tensor | None, x: torch.Tensor, n: int, name: str) -> torch
         )
     if zi.ndim == 0 or zi.shape[-1] != n:
         raise ValueError(f"expected {name} of shape (..., {n}), got shape {tuple(zi.shape)}")
+    check_finite(zi, name)
     return zi
 
 

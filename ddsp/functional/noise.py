@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._checks import check_signal
+from .._checks import check_finite, check_signal
 
 __all__ = [
     "white_noise",
@@ -98,6 +98,7 @@ def magnitudes_to_impulse_responses(
     Returns:
         ``(..., frames, ir_size)``.
     """
+    check_finite(magnitudes, "magnitudes")
     n_bands = magnitudes.shape[-1]
     n_fft = 2 * (n_bands - 1)
     ir = torch.fft.irfft(

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_finite, check_range, check_sample_rate, check_signal
 from ._controls import upsample_frames
 
 __all__ = [
@@ -169,7 +169,9 @@ def oscillator(
         raise ValueError(f"expected shape in {WAVEFORMS}, got {shape!r}")
     if f0_hz.ndim != 2:
         raise ValueError(f"expected f0_hz of shape (batch, frames), got {tuple(f0_hz.shape)}")
+    check_sample_rate(sample_rate)
     check_range(f0_hz, "f0_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    check_finite(amplitude, "amplitude")
     check_range(width, "width", 0.0, 1.0)
     if not isinstance(oversample, int) or oversample < 1:
         raise ValueError(f"expected a positive int oversample, got {oversample!r}")
@@ -179,6 +181,7 @@ def oscillator(
     inc = f0 / (sample_rate * oversample)
     p0 = torch.zeros(batch, 1, dtype=torch.float64, device=f0.device)
     if initial_phase is not None:
+        check_finite(initial_phase, "initial_phase")
         p0 = initial_phase.to(torch.float64).reshape(batch, 1)
     if return_state and state is None:  # a stream starting from silence
         state = oscillator_state(
@@ -277,7 +280,9 @@ def fm(
     f0_hz = check_signal(f0_hz, "f0_hz", min_ndim=2)
     if f0_hz.ndim != 2:
         raise ValueError(f"expected f0_hz of shape (batch, frames), got {tuple(f0_hz.shape)}")
+    check_sample_rate(sample_rate)
     check_range(f0_hz, "f0_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    check_finite(amplitude, "amplitude")
     check_range(ratio, "ratio", 0.0, math.inf)
     check_range(index, "index", 0.0, math.inf, low_inclusive=True)
     batch = f0_hz.shape[0]
@@ -334,7 +339,9 @@ def wavetable(
         raise ValueError(
             f"expected table (table_size,) or (batch, table_size), got {tuple(table.shape)}"
         )
+    check_sample_rate(sample_rate)
     check_range(f0_hz, "f0_hz", 0.0, sample_rate / 2, low_inclusive=True)
+    check_finite(amplitude, "amplitude")
     batch = f0_hz.shape[0]
     spec = torch.fft.rfft(table.to(torch.float64))  # (B, size/2 + 1)
     n_levels = int(math.log2(size)) - 1

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._checks import check_range, check_signal
+from .._checks import check_finite, check_range, check_sample_rate, check_signal
 from ..ops import spectral_mac
 from ._controls import as_control
 from .noise import white_noise
@@ -31,6 +31,8 @@ _LN_1000 = math.log(1000.0)  # a 60 dB amplitude decay is a factor of 1000
 
 def fft_convolve(x: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
     """Linear convolution along time by FFT, cut to ``x``'s length: ``(..., T) * (..., L)``."""
+    check_finite(x, "x")
+    check_finite(ir, "ir")
     n_t, n_ir = x.shape[-1], ir.shape[-1]
     n_fft = 1 << (n_t + n_ir - 2).bit_length()
     spec = torch.fft.rfft(x, n_fft) * torch.fft.rfft(ir.to(x.dtype), n_fft)
@@ -141,8 +143,9 @@ def convolve_blocks(
     fill, count, pos, tails = state.fill, state.count, 0, []
     xd = x.detach()
     m = ring.shape[-2]
-    # the ring is written in place, unless autograd keeps it for the IR's gradient
-    copied = not (torch.is_grad_enabled() and spectra.requires_grad)
+    # the ring is written in place (the state passed in changes), unless autograd keeps
+    # it for the IR's gradient: then every write goes to a fresh copy
+    inplace = not (torch.is_grad_enabled() and spectra.requires_grad)
     while pos < n:
         take = min(size - fill, n - pos)
         tails.append(tail[..., fill : fill + take])
@@ -152,8 +155,8 @@ def convolve_blocks(
         fill, pos = fill + take, pos + take
         if fill == size:
             if m:
-                if not copied:
-                    ring, copied = ring.clone(), True
+                if not inplace:
+                    ring = ring.clone()
                 ring[..., count % m, :] = torch.fft.rfft(torch.cat([previous, chunk], -1))
                 count += 1
                 tail = _tail(ring, count, spectra, size)
@@ -235,6 +238,9 @@ def noise_reverb_ir(
     """
     check_range(rt60_s, "rt60_s", 0.0, math.inf)
     check_range(high_rt60_ratio, "high_rt60_ratio", 0.0, math.inf)
+    check_sample_rate(sample_rate)
+    check_range(pre_delay_ms, "pre_delay_ms", 0.0, math.inf, low_inclusive=True)
+    check_range(crossover_hz, "crossover_hz", 0.0, sample_rate / 2, low_inclusive=True)
     rt = torch.as_tensor(rt60_s, dtype=torch.float32).reshape(-1, 1)
     ratio = torch.as_tensor(high_rt60_ratio, dtype=rt.dtype, device=rt.device).reshape(-1, 1)
     delay = int(round(pre_delay_ms * sample_rate / 1000.0))

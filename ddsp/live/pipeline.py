@@ -18,7 +18,6 @@ Knobs (``inputs``, ``(1, 1)``): ``pitch_shift_st`` (semitones), ``loudness_offse
 reverb's wet level).
 """
 
-
 import torch
 from torch import Tensor, nn
 

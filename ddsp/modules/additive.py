@@ -9,6 +9,7 @@ import torch
 from .._checks import check_signal
 from ..functional import harmonic
 from ..params import ParamSpec
+from ._options import whole_option
 from .base import Processor
 
 __all__ = ["Harmonic"]
@@ -60,8 +61,7 @@ class Harmonic(Processor):
         **values: float,
     ) -> None:
         super().__init__(sample_rate, **values)
-        if not isinstance(n_harmonics, int) or n_harmonics < 1:
-            raise ValueError(f"expected a positive int n_harmonics, got {n_harmonics!r}")
+        n_harmonics = whole_option("Harmonic", "n_harmonics", n_harmonics, 1, 4096)
         if amplitude_interpolation not in ("linear", "window"):
             raise ValueError(
                 "expected amplitude_interpolation 'linear' or 'window', "

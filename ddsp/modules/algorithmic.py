@@ -15,6 +15,7 @@ from ..functional.algorithmic import (
     orthogonal,
 )
 from ..params import ParamSpec
+from ._options import number_option, seed_option, whole_option
 from .base import Processor, check_audio
 
 __all__ = ["FDNReverb", "Freeverb"]
@@ -59,10 +60,13 @@ class FDNReverb(Processor):
         **values: float,
     ) -> None:
         super().__init__(sample_rate, **values)
-        if not (isinstance(n_lines, int) and 4 <= n_lines <= 16):
-            raise ValueError(f"expected n_lines as an integer in [4, 16], got {n_lines!r}")
-        self.n_lines, self.seed = n_lines, int(seed)
-        self.min_delay_ms, self.max_delay_ms = float(min_delay_ms), float(max_delay_ms)
+        n_lines = whole_option("FDNReverb", "n_lines", n_lines, 4, 16)
+        self.n_lines, self.seed = n_lines, seed_option("FDNReverb", seed)
+        min_delay_ms = number_option("FDNReverb", "min_delay_ms", min_delay_ms, 0.0, 1000.0,
+                                     low_open=True)  # fmt: skip
+        max_delay_ms = number_option("FDNReverb", "max_delay_ms", max_delay_ms, min_delay_ms,
+                                     1000.0)  # fmt: skip
+        self.min_delay_ms, self.max_delay_ms = min_delay_ms, max_delay_ms
         self.delays = fdn_delays(
             n_lines, sample_rate=sample_rate, min_ms=min_delay_ms, max_ms=max_delay_ms
         )

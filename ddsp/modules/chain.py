@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -12,6 +13,8 @@ from torch import nn
 from .base import Processor
 
 __all__ = ["Chain"]
+
+_MAX_CHANNELS = 8  # numpy input with more rows than this is taken for (time, channels)
 
 
 class Chain(nn.Module):
@@ -35,6 +38,12 @@ class Chain(nn.Module):
     def append(self, processor: Processor) -> Chain:
         if not isinstance(processor, Processor):
             raise TypeError(f"expected a Processor, got {type(processor).__name__}")
+        first = next(iter(inspect.signature(processor.forward).parameters), None)
+        if first != "x":  # sources take f0, gates or a length, not audio
+            raise ValueError(
+                f"{type(processor).__name__} is a source (its input is {first!r}, not audio "
+                "x): a chain holds effects; use a Graph (a voice) to play sources"
+            )
         if self.sample_rate is not None and processor.sample_rate != self.sample_rate:
             raise ValueError(
                 f"expected sample_rate {self.sample_rate:g} like the chain, got "
@@ -58,11 +67,17 @@ class Chain(nn.Module):
         Args:
             x: a tensor ``(batch, channels, time)``, or a numpy array ``(channels, time)``
                 (or ``(time,)`` for mono), processed without gradients and returned as
-                numpy of the same layout and dtype.
+                numpy of the same layout and dtype. A numpy array with more than 8 rows,
+                or more rows than columns, is refused as ``(time, channels)`` (soundfile's
+                layout: pass ``x.T``).
             sample_rate: Hz of ``x``; required for numpy input, checked if given.
             tail_seconds: silence appended before processing, so reverbs and delays
                 ring out into the output.
         """
+        if isinstance(tail_seconds, bool) or not (
+            isinstance(tail_seconds, (int, float)) and 0 <= tail_seconds <= 3600
+        ):
+            raise ValueError(f"expected tail_seconds in [0, 3600] s, got {tail_seconds!r}")
         if len(self.processors) == 0:
             return x
         if sample_rate is not None and float(sample_rate) != self.sample_rate:
@@ -74,8 +89,11 @@ class Chain(nn.Module):
             return self._process_numpy(x, sample_rate, tail_seconds)
         if tail_seconds:
             x = torch.nn.functional.pad(x, (0, int(round(tail_seconds * self.sample_rate))))
-        for p in self.processors:
-            x = p(x)
+        for i, p in enumerate(self.processors):
+            try:
+                x = p(x)
+            except ValueError as e:  # say which step refused the audio
+                raise ValueError(f"{type(p).__name__} (chain step {i + 1}): {e}") from e
         return x
 
     def _process_numpy(
@@ -86,6 +104,12 @@ class Chain(nn.Module):
         if x.ndim not in (1, 2):
             raise ValueError(
                 f"expected numpy audio (channels, time) or (time,), got shape {x.shape}"
+            )
+        if x.ndim == 2 and (x.shape[0] > _MAX_CHANNELS or x.shape[0] > x.shape[1]):
+            raise ValueError(
+                f"expected numpy audio (channels, time), got shape {x.shape}: "
+                f"{x.shape[0]} channels of {x.shape[1]} sample(s) looks like (time, channels), "
+                "the layout soundfile reads; pass x.T"
             )
         if not np.issubdtype(x.dtype, np.floating):
             raise TypeError(f"expected floating-point audio, got dtype {x.dtype}")

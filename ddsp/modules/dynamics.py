@@ -13,6 +13,7 @@ from ..functional.dynamics import _FLOOR
 from ..ops import dynamics_step
 from ..params import ParamSpec
 from ..units import ms_to_coef
+from ._options import flag_option
 from .base import Processor, check_audio
 
 __all__ = ["Compressor", "Limiter", "Expander"]
@@ -85,7 +86,7 @@ class _Dynamics(Processor):
             raise ValueError(f"expected detector in {DETECTORS}, got {detector!r}")
         super().__init__(sample_rate, **values)
         self.detector = detector
-        self.link_channels = bool(link_channels)
+        self.link_channels = flag_option(type(self).__name__, "link_channels", link_channels)
 
     def options(self) -> dict[str, Any]:
         return {"detector": self.detector, "link_channels": self.link_channels}

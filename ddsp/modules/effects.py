@@ -20,6 +20,7 @@ from ..functional import (
 )
 from ..params import ParamSpec
 from ._controls import per_item
+from ._options import whole_option
 from .base import Processor, check_audio
 from .filters import (
     Section,
@@ -239,9 +240,7 @@ class Phaser(Processor):
 
     def __init__(self, sample_rate: float, stages: int = 4, **values: float) -> None:
         super().__init__(sample_rate, **values)
-        if not (isinstance(stages, int) and 1 <= stages <= 12):
-            raise ValueError(f"expected stages as an integer in [1, 12], got {stages!r}")
-        self.stages = stages
+        self.stages = whole_option("Phaser", "stages", stages, 1, 12)
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
         return self._run(check_audio(x), self.controls(**controls), None)[0]

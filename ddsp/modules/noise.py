@@ -10,6 +10,7 @@ from ..functional import filtered_noise, white_noise
 from ..functional.noise import NoiseState, filtered_noise_blocks, noise_state
 from ..params import ParamSpec
 from ._controls import gain_amp, source_control
+from ._options import seed_option
 from .base import Processor
 from .oscillators import GAIN
 
@@ -36,13 +37,11 @@ class FilteredNoise(Processor):
         **values: float,
     ) -> None:
         super().__init__(sample_rate, **values)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"expected an integer seed or None, got {seed!r}")
+        self.seed = seed_option("FilteredNoise", seed, optional=True)
         if n_bands is not None and (
             isinstance(n_bands, bool) or not isinstance(n_bands, int) or n_bands < 2
         ):
             raise ValueError(f"expected n_bands as an integer >= 2 or None, got {n_bands!r}")
-        self.seed = seed
         self.n_bands = n_bands
 
     def forward(

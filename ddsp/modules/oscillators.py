@@ -13,6 +13,7 @@ from ..functional import WAVEFORMS, fm, oscillator, wavetable
 from ..functional.oscillators import oscillator_latency, oscillator_state
 from ..params import ParamSpec
 from ._controls import gain_amp, source_control
+from ._options import whole_option
 from .base import Processor
 
 __all__ = ["Oscillator", "FM", "Wavetable", "GAIN"]
@@ -135,8 +136,9 @@ class Wavetable(Processor):
 
     def __init__(self, sample_rate: float, table_size: int = 512, **values: float) -> None:
         super().__init__(sample_rate, **values)
-        if table_size < 4 or table_size & (table_size - 1):
-            raise ValueError(f"expected a power-of-two table_size >= 4, got {table_size}")
+        table_size = whole_option("Wavetable", "table_size", table_size, 4, 65_536)
+        if table_size & (table_size - 1):
+            raise ValueError(f"Wavetable: expected a power-of-two table_size, got {table_size}")
         self.table = nn.Parameter(torch.sin(2 * math.pi * torch.arange(table_size) / table_size))
 
     def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:

@@ -18,6 +18,7 @@ from ..functional.reverb import (
     partition_size,
 )
 from ..params import ParamSpec
+from ._options import number_option, seed_option
 from .base import Processor, check_audio
 
 __all__ = ["NoiseReverb", "ConvolutionReverb"]
@@ -43,7 +44,8 @@ def _conv_step(
     parts = state["parts"] if cached else ir_partitions(ir, size)
     m = as_control(mix, x, "mix")
     if state["parts"] is not None and not cached:  # new IR: fade from the old one's output
-        old, _ = convolve_blocks(x, *state["parts"], conv)
+        # (convolve_blocks writes the delay line in place: the old IR's pass gets a copy)
+        old, _ = convolve_blocks(x, *state["parts"], conv._replace(spectra=conv.spectra.clone()))
         if conv.spectra.shape[-2]:  # the pending tail as the new IR makes it
             tail = _tail(conv.spectra, conv.count, parts[1], size)
             conv = conv._replace(tail=tail.detach())
@@ -79,10 +81,9 @@ class NoiseReverb(Processor):
         self, sample_rate: float, max_seconds: float = 4.0, seed: int = 0, **values: float
     ) -> None:
         super().__init__(sample_rate, **values)
-        if not max_seconds > 0:
-            raise ValueError(f"expected max_seconds > 0, got {max_seconds!r}")
-        self.max_seconds = float(max_seconds)
-        self.seed = int(seed)
+        self.max_seconds = number_option("NoiseReverb", "max_seconds", max_seconds, 0.0, 60.0,
+                                         low_open=True)  # fmt: skip
+        self.seed = seed_option("NoiseReverb", seed)
 
     def impulse_response(self) -> torch.Tensor:
         """The current IR, ``(L,)``."""
@@ -156,8 +157,8 @@ class ConvolutionReverb(Processor):
 
     def __init__(self, sample_rate: float, ir_seconds: float = 1.0, **values: float) -> None:
         super().__init__(sample_rate, **values)
-        if not (isinstance(ir_seconds, (int, float)) and 0 < ir_seconds <= 60):
-            raise ValueError(f"expected ir_seconds in (0, 60], got {ir_seconds!r}")
+        ir_seconds = number_option("ConvolutionReverb", "ir_seconds", ir_seconds, 0.0, 60.0,
+                                   low_open=True)  # fmt: skip
         n = max(1, round(ir_seconds * sample_rate))
         self.ir = torch.nn.Parameter(
             noise_reverb_ir(ir_seconds / 1.5, n, sample_rate=sample_rate)[0]

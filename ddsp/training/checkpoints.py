@@ -81,10 +81,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     except Exception as e:  # torch raises many types for a damaged file
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+    if not isinstance(state, dict):
         raise CheckpointError(
-            f"checkpoint {path} has format {got!r}; this version reads format "
+            f"checkpoint {path} holds a {type(state).__name__}, not a checkpoint of ddsp train"
+        )
+    if state.get("format") != CHECKPOINT_FORMAT:
+        got = state.get("format")
+        what = "no format number (an older ddsp)" if got is None else f"format {got!r}"
+        raise CheckpointError(
+            f"checkpoint {path} has {what}; this version reads format "
             f"{CHECKPOINT_FORMAT} (train again, or use the version that wrote it)"
         )
     missing = [k for k in _REQUIRED if k not in state]

@@ -109,32 +109,35 @@ def set_value(cfg: Config, table: str, key: str, value: Any, where: str = "confi
         )
     current = getattr(obj, key)
     name = f"{table}.{key}"
+    ranges = MODEL_RANGES if table == "model" else TRAIN_RANGES
+    span = ""
+    if key in ranges:
+        low, high, open_low = ranges[key]
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        span = f" in {'(' if open_low else '['}{lo}, {hi}]"
     if isinstance(current, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false for {name}, got {value!r}")
     elif isinstance(current, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number for {name}, got {value!r}")
+            raise ConfigError(f"{where}: expected {name} as a whole number{span}, got {value!r}")
     elif isinstance(current, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number for {name}, got {value!r}")
+            raise ConfigError(f"{where}: expected {name} as a number{span}, got {value!r}")
         value = float(value)
         if not math.isfinite(value):
-            raise ConfigError(f"{where}: expected a finite number for {name}, got {value!r}")
+            raise ConfigError(f"{where}: expected {name} as a finite number{span}, got {value!r}")
     elif isinstance(current, str):
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string for {name}, got {value!r}")
-    ranges = MODEL_RANGES if table == "model" else TRAIN_RANGES
     if key in ranges:
         low, high, open_low = ranges[key]
         ok = (low is None or (value > low if open_low else value >= low)) and (
             high is None or value <= high
         )
         if not ok:
-            lo = "-inf" if low is None else f"{low:g}"
-            hi = "inf" if high is None else f"{high:g}"
-            bracket = "(" if open_low else "["
-            raise ConfigError(f"{where}: expected {name} in {bracket}{lo}, {hi}], got {value!r}")
+            raise ConfigError(f"{where}: expected {name}{span}, got {value!r}")
     if table == "train" and key == "device" and not _DEVICE.match(value):
         raise ConfigError(
             f"{where}: expected train.device 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}"

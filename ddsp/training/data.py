@@ -31,6 +31,7 @@ from ..units import hz_to_midi
 __all__ = ["FORMAT_VERSION", "prepare", "Examples", "load_examples", "AUDIO_SUFFIXES"]
 
 FORMAT_VERSION = 1
+RATES = (16_000, 22_050, 24_000, 32_000, 44_100, 48_000)  # Hz a data set may have
 
 
 def _sources(inputs: list[Path]) -> list[Path]:
@@ -70,15 +71,25 @@ def prepare(
     progress: bool = True,
 ) -> dict:
     """Analyse ``inputs`` (files or folders) into ``out``; returns the manifest."""
-    if sample_rate not in (16_000, 22_050, 24_000, 32_000, 44_100, 48_000):
-        raise DdspError(f"unsupported --sample-rate {sample_rate}; 16000 to 48000 Hz")
+    if isinstance(sample_rate, bool) or sample_rate not in RATES:
+        raise DdspError(f"expected --sample-rate in {RATES} Hz, got {sample_rate!r}")
+    for name, value in (("--example-seconds", example_seconds), ("--hop-seconds", hop_seconds)):
+        ok = value is None and name == "--hop-seconds"
+        ok = ok or (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and 0.05 <= value <= 60  # finite, and at least a few frames long
+        )
+        if not ok:
+            raise DdspError(f"expected {name} in [0.05, 60] s, got {value!r}")
     n = int(round(example_seconds * sample_rate))
     hop = int(round((hop_seconds or example_seconds) * sample_rate))
     if n * frame_rate % sample_rate:
         raise DdspError(
-            f"example length {example_seconds} s is not a whole number of frames at "
-            f"{frame_rate} frames/s"
+            f"expected --example-seconds to be a whole number of frames at {frame_rate:g} "
+            f"frames/s (a multiple of {1 / frame_rate:g} s), got {example_seconds}"
         )
+    _check_data_folder(out)
     files = _sources(inputs)
     if not files:
         raise DdspError("no audio files to prepare")
@@ -121,11 +132,26 @@ def prepare(
     return manifest
 
 
+def _check_data_folder(out: Path) -> None:
+    """Refuse an ``out`` that is a file, or a folder holding anything but a data set."""
+    if out.exists() and not out.is_dir():
+        raise DdspError(f"--out {out} is a file, not a folder")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    foreign = [e for e in entries if e not in ("manifest.json", "shards")]
+    if foreign or (entries and "format_version" not in _read_manifest(out)):
+        raise DdspError(
+            f"--out {out} holds files that are not a prepared data set "
+            f"({', '.join((foreign or entries)[:5])}): choose an empty or new folder "
+            "(ddsp prepare writes manifest.json and shards/ there)"
+        )
+
+
 def _read_manifest(out: Path) -> dict:
     try:
-        return json.loads((out / "manifest.json").read_text())
+        data = json.loads((out / "manifest.json").read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _analyse(path, out, key, sample_rate, frame_rate, n, hop) -> dict:
@@ -197,7 +223,16 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
                 f"{data_dir} has data format {manifest.get('format_version')}, this version "
                 f"reads {FORMAT_VERSION}: run ddsp prepare again"
             )
-        sources = manifest["sources"]
+        sources = manifest.get("sources")
+    try:  # a shared data folder is checked like any input: structure, then values
+        return _examples(data_dir, manifest, sources)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise DdspError(
+            f"{data_dir} holds a damaged data set ({type(e).__name__}: {e}): run ddsp prepare again"
+        ) from None
+
+
+def _examples(data_dir: Path, manifest: dict, sources: dict) -> Examples:
     parts: dict[str, list] = {k: [] for k in ("audio", "f0_hz", "f0_confidence", "loudness_db")}
     for entry in sources.values():
         try:
@@ -207,9 +242,15 @@ def load_examples(data_dir: Path, sources: dict | None = None) -> Examples:
                     parts[k].append(z[k].astype(np.float32))
         except (OSError, KeyError, ValueError) as e:
             raise DdspError(f"cannot read {entry['shard']} in {data_dir}: {e}") from None
+    if not parts["audio"]:
+        raise ValueError("no examples")
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    bad = [k for k, v in arrays.items() if not np.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"NaN or infinite values in {', '.join(bad)}")
     settings = manifest.get("settings", {})
     return Examples(
-        **{k: np.concatenate(v) for k, v in parts.items()},
+        **arrays,
         sample_rate=int(settings.get("sample_rate", 16_000)),
         frame_rate=float(settings.get("frame_rate", 250.0)),
         statistics=manifest.get("statistics", {}),

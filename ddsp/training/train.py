@@ -120,12 +120,13 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare_run_folder(run: Path, *, resume: bool, overwrite: bool) -> None:
-    """Check (and with ``overwrite`` clear) the run folder before any work.
+def prepare_run_folder(run: Path, *, resume: bool, overwrite: bool, clear: bool = True) -> None:
+    """Check (and with ``overwrite`` and ``clear``, clear) the run folder before any work.
 
     A folder that already holds something is refused unless ``resume`` (continue the run
     there) or ``overwrite`` (remove the previous run's files; anything else in the folder
-    makes it refuse rather than delete files it did not write).
+    makes it refuse rather than delete files it did not write). ``clear=False`` checks
+    only, so that nothing is deleted before the data and the model are known to be usable.
     """
     run = Path(run)
     if run.exists() and not run.is_dir():
@@ -133,6 +134,8 @@ def prepare_run_folder(run: Path, *, resume: bool, overwrite: bool) -> None:
     if resume:
         if overwrite:
             raise DdspError("--resume and --overwrite contradict each other: choose one")
+        if latest_checkpoint(run) is None:  # before any data is read
+            raise CheckpointError(f"--resume: no checkpoint in {run / 'checkpoints'}")
         return
     entries = sorted(p.name for p in run.iterdir()) if run.exists() else []
     if not entries:
@@ -148,6 +151,8 @@ def prepare_run_folder(run: Path, *, resume: bool, overwrite: bool) -> None:
             f"--overwrite: {run} holds files that are not a run's ({', '.join(foreign[:5])}); "
             "refusing to delete them: choose an empty or new --out folder"
         )
+    if not clear:
+        return
     for e in entries:
         path = run / e
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -188,10 +193,11 @@ def train(
     :class:`~ddsp.errors.Interrupted` on Ctrl-C (saying what was saved and how to resume).
     """
     run = Path(run)
+    cfg = Config.from_dict(cfg.as_dict(), where="config")  # every value checked, however built
     device = _device(cfg.train.device)
     d = _init_distributed(device)
     if d.main:
-        prepare_run_folder(run, resume=resume, overwrite=overwrite)
+        prepare_run_folder(run, resume=resume, overwrite=overwrite, clear=False)
     ex = load_examples(data_dir)
     train_idx, val_idx = _split(ex.audio.shape[0])
     if not train_idx:
@@ -199,6 +205,8 @@ def train(
     torch.manual_seed(cfg.train.seed + d.rank)
     random.seed(cfg.train.seed + d.rank)
     model = Autoencoder(cfg.model, ex.sample_rate, ex.frame_rate).to(device)
+    if d.main and overwrite:  # the data and the model are usable: now the old run may go
+        prepare_run_folder(run, resume=resume, overwrite=overwrite)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
     gamma = cfg.train.lr_decay ** (1 / max(1, cfg.train.lr_decay_steps))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)

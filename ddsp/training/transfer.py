@@ -59,6 +59,16 @@ def adapt(
 def transfer(
     run: Path, src: Path, *, octaves: int | None = None, loudness_shift: float | None = None
 ) -> tuple[np.ndarray, int, dict]:
+    if octaves is not None and (
+        isinstance(octaves, bool) or not isinstance(octaves, int) or not -4 <= octaves <= 4
+    ):
+        raise ValueError(f"expected octaves as a whole number in [-4, 4], got {octaves!r}")
+    if loudness_shift is not None and (
+        isinstance(loudness_shift, bool)
+        or not isinstance(loudness_shift, (int, float))
+        or not -60 <= loudness_shift <= 60  # NaN fails too
+    ):
+        raise ValueError(f"expected loudness_shift in [-60, 60] dB, got {loudness_shift!r}")
     model, state = load_run(run)
     sr = int(state["sample_rate"])
     loaded = load_audio(src, sample_rate=sr, mono=True)

@@ -64,3 +64,21 @@ def test_measured_ir_loads_resampled_and_bad_files_fail_clearly(tmp_path):
     sf.write(tmp_path / "empty.wav", np.zeros((0, 1), np.float32), 44_100)
     with pytest.raises(ValueError, match="empty"):
         load_impulse_response(str(tmp_path / "empty.wav"), sample_rate=44_100)
+
+
+def test_streamed_convolution_gradients_through_long_blocks():
+    """A block that fills several partitions writes the delay line several times: the
+    IR's gradient must see each write (no in-place change of what autograd saved)."""
+    from ddsp.functional.reverb import convolution_state, convolve_blocks, ir_partitions
+
+    ir = torch.randn(700, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(1, 2000, dtype=torch.float64)
+    state = convolution_state((1,), 700, 64, dtype=torch.float64, device=None)
+    y, _ = convolve_blocks(x, *ir_partitions(ir, 64), state)
+    (g,) = torch.autograd.grad(y.square().sum(), ir)
+    want = torch.nn.functional.conv1d(
+        torch.nn.functional.pad(x, (699, 0))[None], ir.flip(0)[None, None]
+    )[0]
+    (g_want,) = torch.autograd.grad(want.square().sum(), ir)
+    assert torch.allclose(y, want, atol=1e-9)
+    assert torch.allclose(g, g_want, rtol=1e-8, atol=1e-8)

@@ -1,0 +1,83 @@
+"""Construction options and parameter values are checked when a processor is built.
+
+Whole numbers must be ints (True and 2.5 are refused, not read as 1 and 2), numbers finite
+and in range, flags real booleans; messages name the processor, the option, the range
+and the value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import ddsp
+
+SR = 16_000
+NAN, INF = math.nan, math.inf
+
+# (processor, option, bad values, text in the message)
+OPTIONS = [
+    ("Phaser", "stages", [0, 13, 2.5, True, "4", None], "[1, 12]"),
+    ("FDNReverb", "n_lines", [3, 17, 8.0, True], "[4, 16]"),
+    ("FDNReverb", "min_delay_ms", [0, -1, NAN, INF, True, "20"], "(0, 1000]"),
+    ("FDNReverb", "max_delay_ms", [10.0, NAN, INF, 1001, False], "[20, 1000]"),
+    ("FDNReverb", "seed", [-1, 2.5, True, 2**31, "0"], "seed"),
+    ("NoiseReverb", "max_seconds", [0, -1, NAN, INF, 61, True], "(0, 60]"),
+    ("NoiseReverb", "seed", [-1, 1.5, True], "seed"),
+    ("ConvolutionReverb", "ir_seconds", [0, NAN, INF, 61, True, "1"], "(0, 60]"),
+    ("Harmonic", "n_harmonics", [0, 4097, 8.5, True], "[1, 4096]"),
+    ("Wavetable", "table_size", [2, 2**17, 64.0, True, 100], "table_size"),
+    ("FilteredNoise", "seed", [-1, 2.5, True, "3"], "seed"),
+    ("Compressor", "link_channels", ["no", 0, 1, None], "true or false"),
+    ("Expander", "link_channels", ["yes"], "true or false"),
+    ("Compressor", "detector", ["fast", 1], "detector"),
+    ("Biquad", "kind", ["lopass", 3], "kind"),
+    ("SVF", "mode", ["band"], "mode"),
+    ("Distortion", "shape", ["fuzz"], "shape"),
+    ("Oscillator", "shape", ["sawtooth"], "shape"),
+    ("LFO", "shape", ["random"], "shape"),
+]
+OPTION_CASES = [(p, o, v, t) for p, o, values, t in OPTIONS for v in values]
+
+
+@pytest.mark.parametrize(
+    "proc, option, value, text", OPTION_CASES, ids=[f"{p}-{o}-{v!r}" for p, o, v, _ in OPTION_CASES]
+)
+def test_a_bad_option_is_refused_with_its_name_and_range(proc, option, value, text):
+    with pytest.raises((ValueError, TypeError)) as e:
+        ddsp.PROCESSORS[proc](SR, **{option: value})
+    assert option in str(e.value) and text in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("value", [True, NAN, INF, -INF, "3", None, torch.tensor(NAN)])
+@pytest.mark.parametrize("name", sorted(ddsp.PROCESSORS))
+def test_a_bad_parameter_value_is_refused_by_every_processor(name, value):
+    cls = ddsp.PROCESSORS[name]
+    spec = cls.specs[0]
+    with pytest.raises((ValueError, TypeError), match=spec.name):
+        cls(SR, **{spec.name: value})
+
+
+@pytest.mark.parametrize("name", sorted(ddsp.PROCESSORS))
+def test_every_processor_accepts_both_ends_of_every_spec(name):
+    cls = ddsp.PROCESSORS[name]
+    for spec in cls.specs:
+        for value in (spec.minimum, spec.maximum):
+            proc = cls(SR, **{spec.name: value})
+            assert float(getattr(proc, spec.name).detach()) == pytest.approx(value, abs=1e-6)
+
+
+@pytest.mark.parametrize("rate", [0, -1, NAN, INF, True, "16000", None])
+def test_a_bad_sample_rate_is_refused(rate):
+    with pytest.raises((ValueError, TypeError), match="sample_rate"):
+        ddsp.Gain(rate)
+
+
+def test_good_options_are_kept():
+    assert ddsp.Phaser(SR, stages=6).stages == 6
+    assert ddsp.Compressor(SR, link_channels=False).link_channels is False
+    fdn = ddsp.FDNReverb(SR, n_lines=4, min_delay_ms=5, max_delay_ms=5, seed=3)
+    assert fdn.options() == {"n_lines": 4, "min_delay_ms": 5.0, "max_delay_ms": 5.0, "seed": 3}
+    assert ddsp.FilteredNoise(SR).seed is None
