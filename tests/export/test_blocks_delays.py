@@ -1,0 +1,253 @@
+"""Export blocks of the delays and convolution reverbs: eager, TorchScript and torch.export
+forms each match the library's stream, block by block, state carried; knobs move as a
+parameter set between blocks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import ddsp
+from ddsp.export.blocks.base import ExportError
+from ddsp.export.blocks.registry_delays import DELAY_BUILDERS
+from ddsp.export.blocks.reverb import head_size, level_sizes
+from tests.helpers import EFFECTS, max_rel_err
+
+SR = 48_000
+SIZES = (512, 100, 1, 700, 2048, 33, 0, 64)
+LONG = SIZES * 4  # 13832 samples: long echoes come back, every reverb level completes
+TOL = 1e-5
+
+# name -> (processor factory, input channels, block sizes)
+CASES = {
+    # the registry's settings (tests/helpers.py, 16 kHz): short loops, many sub-blocks
+    "Delay": (EFFECTS["Delay"], 2, SIZES),
+    "PingPongDelay": (EFFECTS["PingPongDelay"], 2, SIZES),
+    "Chorus": (EFFECTS["Chorus"], 2, SIZES),
+    "Flanger": (EFFECTS["Flanger"], 2, SIZES),
+    "ConvolutionReverb": (EFFECTS["ConvolutionReverb"], 2, SIZES),
+    "NoiseReverb": (EFFECTS["NoiseReverb"], 2, SIZES),
+    # realistic settings at 48 kHz
+    "Delay-48k": (lambda: ddsp.Delay(SR, delay_ms=120.0, feedback=0.5, mix=0.4), 2, LONG),
+    "PingPongDelay-48k-mono": (
+        lambda: ddsp.PingPongDelay(SR, delay_ms=80.0, feedback=0.6, mix=0.5),
+        1,
+        LONG,
+    ),
+    "Chorus-48k": (lambda: ddsp.Chorus(SR, rate_hz=0.8, depth_ms=2.5, centre_ms=15.0), 2, LONG),
+    "Flanger-48k": (
+        lambda: ddsp.Flanger(SR, rate_hz=0.5, depth_ms=1.5, centre_ms=3.0, feedback=0.7),
+        2,
+        LONG,
+    ),
+    "ConvolutionReverb-48k": (lambda: ddsp.ConvolutionReverb(SR, ir_seconds=0.25), 2, LONG),
+    "NoiseReverb-48k": (
+        lambda: ddsp.NoiseReverb(SR, max_seconds=0.5, rt60_s=0.4, mix=0.3),
+        2,
+        LONG,
+    ),
+}
+
+
+def _signal(channels: int, n: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
+    """Noise bursts of changing level."""
+    gen = torch.Generator().manual_seed(seed)
+    level = torch.rand(batch, 1, n // 300 + 1, generator=gen).repeat_interleave(300, -1)[..., :n]
+    return torch.randn(batch, channels, n, generator=gen) * level
+
+
+def _build(proc, channels: int, block_size: int = 512, knobs=()):
+    return DELAY_BUILDERS[type(proc).__name__](proc, channels, block_size, list(knobs))
+
+
+def _setting(make, name: str, value: float) -> tuple[torch.Tensor, float]:
+    """A parameter set to ``value`` on a new processor: its stored (unconstrained) tensor and
+    the physical value it reads back (the value a knob passes)."""
+    proc = make()
+    setattr(proc, name, value)
+    return getattr(proc, "raw_" + name).detach().clone(), float(getattr(proc, name).detach())
+
+
+def _compare(run, proc, channels: int, sizes, batch: int = 1, knobs=None) -> float:
+    """Largest error of ``run(block, i)`` against the stream over blocks of ``sizes``.
+
+    ``knobs``: ``{block index: {param: stored tensor}}`` set on ``proc`` before that block
+    (see :func:`_setting`); the
+    stream then runs the block's first sample alone, so the ramp it gives a changed
+    parameter is reached at once (a step at the block boundary, as a knob moves).
+    """
+    stream = ddsp.Stream(proc, channels=channels, batch=batch)
+    x = _signal(channels, sum(sizes), batch)
+    err, pos = 0.0, 0
+    for i, n in enumerate(sizes):
+        block = x[..., pos : pos + n]
+        pos += n
+        moved = bool(knobs and i in knobs)
+        for name, raw in (knobs or {}).get(i, {}).items():
+            with torch.no_grad():
+                getattr(proc, "raw_" + name).copy_(raw)
+        with torch.no_grad():
+            got = run(block, i)
+            if n == 0:  # nothing to stream (the library's Chorus stream refuses empty blocks)
+                assert got.shape == (batch, stream.out_channels, 0)
+                continue
+            if moved and n > 1:
+                want = torch.cat(
+                    [stream.process(block[..., :1]), stream.process(block[..., 1:])], -1
+                )
+            else:
+                want = stream.process(block)
+        assert got.shape == want.shape and got.dtype == torch.float32
+        err = max(err, max_rel_err(got, want))
+    return err
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_eager_and_scripted_blocks_match_the_stream(name):
+    make, channels, sizes = CASES[name]
+    proc = make()
+    block = _build(proc, channels)
+    assert _compare(lambda x, i: block(x, {}), proc, channels, sizes) < TOL
+    scripted = torch.jit.script(_build(proc, channels))
+    assert _compare(lambda x, i: scripted(x, {}), proc, channels, sizes) < TOL
+
+
+class _Wrap(torch.nn.Module):
+    """A block with its knobs as one tensor (what an exported model passes)."""
+
+    def __init__(self, block: torch.nn.Module, names: list[str]) -> None:
+        super().__init__()
+        self.block, self.names = block, names
+
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
+        inputs = {name: knobs[i].reshape(1, 1) for i, name in enumerate(self.names)}
+        return self.block(x, inputs)
+
+
+# name -> (case, block size, blocks, knob, value it moves to at the middle block)
+EXPORTS = {
+    "Delay": ("Delay", 512, 8, "delay_ms", 7.9),
+    "PingPongDelay": ("PingPongDelay-48k-mono", 512, 30, "feedback", -0.3),
+    "Chorus": ("Chorus-48k", 256, 24, "rate_hz", 3.0),
+    "Flanger": ("Flanger", 512, 8, "depth_ms", 0.5),
+    "ConvolutionReverb": ("ConvolutionReverb-48k", 512, 30, "mix", 0.8),
+    "NoiseReverb": ("NoiseReverb-48k", 128, 136, "mix", 0.1),  # levels above the block
+}
+
+
+@pytest.mark.parametrize("name", list(EXPORTS))
+def test_exported_blocks_match_the_stream(name):
+    """Traced once at one block size (an exported program keeps it), with a knob that
+    holds its export value, then moves."""
+    case, n, count, knob, moved = EXPORTS[name]
+    make, channels, _ = CASES[case]
+    proc = make()
+    start = float(getattr(proc, knob).detach())
+    block = _build(proc, channels, n, [knob])
+    example = (_signal(channels, n), torch.tensor([start]))
+    program = torch.export.export(_Wrap(block, [knob]), example).module()
+    raw, moved = _setting(make, knob, moved)
+    half = count // 2
+
+    def run(x, i):
+        return program(x, torch.tensor([start if i < half else moved]))
+
+    sizes = (n,) * count
+    assert _compare(run, proc, channels, sizes, knobs={half: {knob: raw}}) < TOL
+
+
+# processor -> knobs and the values they move to
+KNOBS = {
+    "Delay-48k": {"delay_ms": 95.5, "feedback": -0.4},
+    "PingPongDelay": {"delay_ms": 3.7, "mix": 0.8},
+    "Chorus": {"rate_hz": 2.0, "centre_ms": 9.0},
+    "Flanger-48k": {"feedback": -0.5, "depth_ms": 0.7},
+    "ConvolutionReverb": {"mix": 0.9},
+    "NoiseReverb": {"mix": 0.1},
+}
+
+
+@pytest.mark.parametrize("name", list(KNOBS))
+def test_knobs_act_as_the_parameter(name):
+    """A knob held from the start equals a stream built with that value; a knob moved at a
+    block boundary equals the parameter set there (eager and TorchScript)."""
+    make, channels, sizes = CASES[name]
+    target = make()
+    for knob, value in KNOBS[name].items():
+        setattr(target, knob, value)
+    values = {k: float(getattr(target, k).detach()) for k in KNOBS[name]}
+    raws = {k: getattr(target, "raw_" + k).detach().clone() for k in KNOBS[name]}
+    knobs = list(values)
+    held = {k: torch.tensor([[v]]) for k, v in values.items()}
+    block = _build(make(), channels, knobs=knobs)
+    assert _compare(lambda x, i: block(x, held), target, channels, sizes) < TOL
+
+    proc = make()
+    start = {k: torch.tensor([[float(getattr(proc, k).detach())]]) for k in knobs}
+    half = 3
+    scripted = torch.jit.script(_build(proc, channels, knobs=knobs))
+
+    def run(x, i):
+        return scripted(x, start if i < half else held)
+
+    assert _compare(run, proc, channels, sizes, knobs={half: raws}) < TOL
+
+
+@pytest.mark.parametrize("name", ["Delay", "PingPongDelay", "Chorus-48k", "Flanger", "NoiseReverb"])
+def test_batches_and_reset(name):
+    make, channels, sizes = CASES[name]
+    proc = make()
+    block = _build(proc, channels)
+    block.allocate(4)
+    assert _compare(lambda x, i: block(x, {}), proc, channels, sizes, batch=4) < TOL
+    x = _signal(channels, 900, batch=4, seed=3)
+    block.reset()
+    first = block(x, {})
+    assert not torch.equal(block(x, {}), first)  # the state carried on
+    block.reset()
+    assert torch.equal(block(x, {}), first)
+
+
+def test_per_sample_modulation_of_the_delay():
+    """A voice's ``(batch, n)`` modulation: each signal reads its own delays."""
+    make, channels, _ = CASES["Delay-48k"]
+    proc = make()
+    block = torch.jit.script(_build(proc, channels))
+    block.allocate(2)
+    sizes = (512, 100, 700, 2048, 33, 64) * 3
+    t = torch.arange(sum(sizes)) / SR
+    mod = 120.0 + torch.stack([30.0 * torch.sin(2 * math.pi * 3 * t), -20.0 * t])
+    stream = ddsp.Stream(proc, channels=channels, batch=2)
+    x = _signal(channels, sum(sizes), batch=2)
+    pos, err = 0, 0.0
+    for n in sizes:
+        d = mod[:, pos : pos + n]
+        with torch.no_grad():
+            want = stream.process(x[..., pos : pos + n], delay_ms=d)
+        got = block(x[..., pos : pos + n], {"delay_ms": d})
+        err = max(err, max_rel_err(got, want))
+        pos += n
+    assert err < TOL
+
+
+def test_settings_that_cannot_export_are_refused():
+    proc = ddsp.NoiseReverb(SR, max_seconds=0.1)
+    with pytest.raises(ExportError, match="NoiseReverb.*rt60_s"):
+        _build(proc, 2, knobs=["rt60_s"])
+    with pytest.raises(ExportError, match="no parameter"):
+        _build(ddsp.Delay(SR), 2, knobs=["rate_hz"])
+    with pytest.raises(ExportError, match="PingPongDelay"):
+        _build(ddsp.PingPongDelay(SR), 3)
+
+
+def test_partitions_cover_the_impulse_response():
+    """The head and the levels tile the IR, each level starting at its partition size."""
+    for block_size, length in ((512, 192_000), (128, 24_000), (2048, 300), (441, 48_000)):
+        p = min(head_size(block_size), length)
+        covered, last = p, p
+        for q, parts in level_sizes(length, p):
+            assert covered == q and parts >= 1
+            covered, last = q * (parts + 1), q
+        assert length <= covered < length + last
