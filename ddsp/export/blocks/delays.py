@@ -27,11 +27,11 @@ samples back as the stream's.
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import Block, ExportError, param, values_of
 
-__all__ = ["DelayBlock", "ChorusBlock"]
+__all__ = ["DelayBlock", "ChorusBlock", "DelayLine"]
 
 
 def _per_sample(v: Tensor) -> Tensor:
@@ -75,32 +75,33 @@ def _take(source: Tensor, index: Tensor) -> Tensor:
     return source.gather(1, index)
 
 
-class _LineBlock(Block):
-    """Base of the delay blocks: the ring buffer and the line recursion."""
+class DelayLine(nn.Module):
+    """Fractional feedback delay lines for ``rows`` signals: the ring of their last
+    ``length`` inputs ``u`` and where the next goes (the kernel's recursion, see the module
+    docstring)."""
 
-    def __init__(
-        self, name: str, in_channels: int, out_channels: int, lines: int, ring: int
-    ) -> None:
-        super().__init__(name, in_channels, out_channels)
-        self.lines = int(lines)
-        self.ring_length = int(ring)
-        self.register_buffer("ring", torch.zeros(lines, ring, dtype=torch.float64))
+    def __init__(self, rows: int, length: int) -> None:
+        super().__init__()
+        self.ring_length = int(length)
+        self.register_buffer("ring", torch.zeros(rows, length, dtype=torch.float64))
         self.register_buffer("head", torch.zeros(1, dtype=torch.int64))
+
+    @torch.jit.export
+    def allocate(self, rows: int) -> None:
+        self.ring = torch.zeros(rows, self.ring_length, dtype=torch.float64)
+        self.head = torch.zeros(1, dtype=torch.int64)
 
     @torch.jit.unused
     def _exporting(self) -> bool:
         return bool(torch.compiler.is_exporting())
 
-    def _allocate_line(self, batch: int) -> None:
-        self.batch = batch
-        self.ring = torch.zeros(batch * self.lines, self.ring_length, dtype=torch.float64)
-        self.head = torch.zeros(1, dtype=torch.int64)
-
-    def _line(self, u: Tensor, d: Tensor, fb: Tensor, feedback: bool, static_sub: int) -> Tensor:
-        """Run the line on rows ``u (R, n)`` float64 with delays ``d (1 or R, 1 or n)`` in
+    def forward(self, u: Tensor, d: Tensor, fb: Tensor, feedback: bool, static_sub: int) -> Tensor:
+        """Run the lines on rows ``u (R, n)`` float64 with delays ``d (1 or R, 1 or n)`` in
         samples (float64, their float32 values when the stream runs in float32) and
         feedback ``fb (1 or R, 1 or n)``; returns the delayed signal ``y (R, n)`` and moves
-        the ring on by ``n``."""
+        the ring on by ``n``. Without ``feedback`` the lines hear ``u`` as it is; with it,
+        sub-blocks no longer than the shortest delay (TorchScript, eager) or than
+        ``static_sub`` (an exported program)."""
         n = u.shape[1]
         size = self.ring_length
         d = d.clamp(1.0, float(size - 2))
@@ -140,6 +141,21 @@ class _LineBlock(Block):
             y = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 1)
         self.head.copy_(torch.remainder(head + n, size))
         return y
+
+
+class _LineBlock(Block):
+    """Base of the delay blocks: one line per row (``lines`` rows per signal)."""
+
+    def __init__(
+        self, name: str, in_channels: int, out_channels: int, lines: int, ring: int
+    ) -> None:
+        super().__init__(name, in_channels, out_channels)
+        self.lines = int(lines)
+        self.line = DelayLine(lines, ring)
+
+    def _allocate_line(self, batch: int) -> None:
+        self.batch = batch
+        self.line.allocate(batch * self.lines)
 
 
 class DelayBlock(_LineBlock):
@@ -192,7 +208,7 @@ class DelayBlock(_LineBlock):
         feedback = self.has_feedback or "feedback" in inputs
         shortest = self.min_delay_ms if "delay_ms" in inputs else self.export_delay_ms
         static_sub = _sub_block(shortest * self.ms)
-        y = self._line(u.reshape(batch * lines, n), d, fb, feedback, static_sub)
+        y = self.line(u.reshape(batch * lines, n), d, fb, feedback, static_sub)
         y = y.reshape(batch, lines, n)
         if self.ping_pong:
             wet = torch.cat([y[:, 0:1] + y[:, 1:2], y[:, 0:1] - y[:, 1:2]], 1) / 2.0
@@ -265,5 +281,5 @@ class ChorusBlock(_LineBlock):
         depth_max = self.max_depth_ms if "depth_ms" in inputs else self.export_depth_ms
         static_sub = _sub_block((centre_min - depth_max) * self.ms)
         u = x.to(torch.float64)
-        y = self._line(u.reshape(batch * channels, n), d, fb, feedback, static_sub)
+        y = self.line(u.reshape(batch * channels, n), d, fb, feedback, static_sub)
         return ((1.0 - m) * u + m * y.reshape(batch, channels, n)).to(x.dtype)
