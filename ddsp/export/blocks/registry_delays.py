@@ -3,6 +3,7 @@ central registry of builders)."""
 
 from collections.abc import Callable
 
+from .algorithmic import FDNBlock, FreeverbBlock
 from .base import Block
 from .delays import ChorusBlock, DelayBlock
 from .reverb import ConvolutionBlock
@@ -17,4 +18,6 @@ DELAY_BUILDERS: dict[str, Callable[..., Block]] = {
     "Flanger": ChorusBlock,
     "ConvolutionReverb": ConvolutionBlock,
     "NoiseReverb": ConvolutionBlock,
+    "FDNReverb": FDNBlock,
+    "Freeverb": FreeverbBlock,
 }
