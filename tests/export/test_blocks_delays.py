@@ -30,6 +30,7 @@ CASES = {
     "PingPongDelay": (EFFECTS["PingPongDelay"], 2, SIZES),
     "Chorus": (EFFECTS["Chorus"], 2, SIZES),
     "Flanger": (EFFECTS["Flanger"], 2, SIZES),
+    "Chorus-dry-loop": (lambda: ddsp.Chorus(16_000, rate_hz=3.0, depth_ms=4.0), 2, SIZES),
     "ConvolutionReverb": (EFFECTS["ConvolutionReverb"], 2, SIZES),
     "NoiseReverb": (EFFECTS["NoiseReverb"], 2, SIZES),
     "FDNReverb": (EFFECTS["FDNReverb"], 1, SIZES),
@@ -248,6 +249,25 @@ def test_per_sample_modulation_of_the_delay():
         err = max(err, max_rel_err(got, want))
         pos += n
     assert err < TOL
+
+
+def test_the_lfo_starts_as_late_as_the_signal():
+    """A chorus after ``delay`` samples of latency starts its LFO that far back (as the
+    stream's node does for a processor after a latent one)."""
+    from ddsp.streaming.nodes import ProcessorNode
+
+    proc = ddsp.Chorus(SR, rate_hz=5.0, depth_ms=4.0, centre_ms=8.0)
+    spec = {"batch": 1, "channels": 2, "dtype": torch.float32, "device": torch.device("cpu")}
+    node = ProcessorNode(proc, {**spec, "frame_size": None, "ramp": True}, delay=777)
+    block = DELAY_BUILDERS["Chorus"](proc, 2, 512, [], delay=777)
+    x = _signal(2, 3000)
+    with torch.no_grad():
+        want = torch.cat(
+            [node.process(x[..., :1000], 1000, {}), node.process(x[..., 1000:], 2000, {})], -1
+        )
+    got = torch.cat([block(x[..., :1000], {}), block(x[..., 1000:], {})], -1)
+    assert max_rel_err(got, want) < TOL
+    assert max_rel_err(DELAY_BUILDERS["Chorus"](proc, 2, 512, [])(x, {}), want) > 1e-3
 
 
 def test_settings_that_cannot_export_are_refused():
