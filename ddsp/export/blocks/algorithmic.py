@@ -243,7 +243,10 @@ class FreeverbBlock(Block):
         delays = self.allpass_delays.repeat(batch, 1)  # (R, 4)
         i = 0
         for line in self.allpasses:
-            y = line(y, delays[:, i : i + 1], self.allpass_feedback, True, self.shortest[i]) - y
+            y = (
+                line(y, delays[:, i : i + 1], self.allpass_feedback, True, self.shortest[i], True)
+                - y
+            )
             i += 1
         wet = y.reshape(batch, 2, n) * self.wet_scale
         w = _per_sample(param(inputs, "width", self.width)).to(torch.float64)

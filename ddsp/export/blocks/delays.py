@@ -95,13 +95,22 @@ class DelayLine(nn.Module):
     def _exporting(self) -> bool:
         return bool(torch.compiler.is_exporting())
 
-    def forward(self, u: Tensor, d: Tensor, fb: Tensor, feedback: bool, static_sub: int) -> Tensor:
+    def forward(
+        self,
+        u: Tensor,
+        d: Tensor,
+        fb: Tensor,
+        feedback: bool,
+        static_sub: int,
+        whole_samples: bool = False,
+    ) -> Tensor:
         """Run the lines on rows ``u (R, n)`` float64 with delays ``d (1 or R, 1 or n)`` in
         samples (float64, their float32 values when the stream runs in float32) and
         feedback ``fb (1 or R, 1 or n)``; returns the delayed signal ``y (R, n)`` and moves
         the ring on by ``n``. Without ``feedback`` the lines hear ``u`` as it is; with it,
         sub-blocks no longer than the shortest delay (TorchScript, eager) or than
-        ``static_sub`` (an exported program)."""
+        ``static_sub`` (an exported program). ``whole_samples``: the delays are integers
+        (one tap read)."""
         n = u.shape[1]
         size = self.ring_length
         d = d.clamp(1.0, float(size - 2))
@@ -131,10 +140,10 @@ class DelayLine(nn.Module):
             pieces: list[Tensor] = []
             for start in range(0, n, step):
                 stop = min(start + step, n)
-                v0 = _take(self.ring, read0[:, start:stop])
-                v1 = _take(self.ring, read1[:, start:stop])
-                f = frac[:, start:stop] if per_f else frac
-                y_s = torch.lerp(v0, v1, f)
+                y_s = _take(self.ring, read0[:, start:stop])
+                if not whole_samples:
+                    v1 = _take(self.ring, read1[:, start:stop])
+                    y_s = torch.lerp(y_s, v1, frac[:, start:stop] if per_f else frac)
                 g = fb[:, start:stop] if per_fb else fb
                 self.ring.index_copy_(1, write[start:stop], torch.addcmul(u[:, start:stop], g, y_s))
                 pieces.append(y_s)
