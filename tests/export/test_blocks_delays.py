@@ -4,8 +4,6 @@ parameter set between blocks."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -213,15 +211,20 @@ def test_knobs_act_as_the_parameter(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["Delay", "PingPongDelay", "Chorus-48k", "Flanger", "NoiseReverb", "FDNReverb", "Freeverb"],
+    ["Delay", "PingPongDelay", "Chorus-48k", "Flanger", "NoiseReverb-48k", "FDNReverb", "Freeverb"],
 )
-def test_batches_and_reset(name):
+@pytest.mark.parametrize("scripted", [False, True])
+def test_batches_and_reset(name, scripted):
+    """A new batch size allocates silent state; ``reset`` replays exactly (TorchScript
+    included: its allocations must not share state between lines or levels)."""
     make, channels, sizes = CASES[name]
     proc = make()
     block = _build(proc, channels)
+    if scripted:
+        block = torch.jit.script(block)
     block.allocate(4)
     assert _compare(lambda x, i: block(x, {}), proc, channels, sizes, batch=4) < TOL
-    x = _signal(channels, 900, batch=4, seed=3)
+    x = _signal(channels, 2900, batch=4, seed=3)
     block.reset()
     first = block(x, {})
     assert not torch.equal(block(x, {}), first)  # the state carried on
@@ -229,23 +232,38 @@ def test_batches_and_reset(name):
     assert torch.equal(block(x, {}), first)
 
 
-def test_per_sample_modulation_of_the_delay():
-    """A voice's ``(batch, n)`` modulation: each signal reads its own delays."""
-    make, channels, _ = CASES["Delay-48k"]
+# case -> (parameter, its modulation for two signals as a function of time in s)
+MODULATIONS = {
+    "Delay-48k": (
+        "delay_ms",
+        lambda t: 120.0 + torch.stack([30.0 * torch.sin(18.8 * t), -20.0 * t]),
+    ),
+    "Chorus-48k": ("rate_hz", lambda t: torch.stack([0.5 + 4.0 * t, 3.0 + 0.0 * t])),
+    "ConvolutionReverb-48k": ("mix", lambda t: torch.stack([t / t[-1], 1.0 - t / t[-1]])),
+    "FDNReverb-48k": ("rt60_s", lambda t: torch.stack([0.3 + 2.0 * t, 1.0 + 0.0 * t])),
+    "Freeverb-48k-mono": ("width", lambda t: torch.stack([t / t[-1], 0.5 + 0.0 * t])),
+}
+
+
+@pytest.mark.parametrize("name", list(MODULATIONS))
+def test_per_sample_modulation(name):
+    """A voice's ``(batch, n)`` modulation: each signal follows its own (the FDN holds its
+    decay for a block, at the block's last value, as the library does)."""
+    make, channels, _ = CASES[name]
+    key, curve = MODULATIONS[name]
     proc = make()
     block = torch.jit.script(_build(proc, channels))
     block.allocate(2)
     sizes = (512, 100, 700, 2048, 33, 64) * 3
-    t = torch.arange(sum(sizes)) / SR
-    mod = 120.0 + torch.stack([30.0 * torch.sin(2 * math.pi * 3 * t), -20.0 * t])
+    mod = curve(torch.arange(sum(sizes)) / SR)
     stream = ddsp.Stream(proc, channels=channels, batch=2)
     x = _signal(channels, sum(sizes), batch=2)
     pos, err = 0, 0.0
     for n in sizes:
-        d = mod[:, pos : pos + n]
+        control = mod[:, pos : pos + n]
         with torch.no_grad():
-            want = stream.process(x[..., pos : pos + n], delay_ms=d)
-        got = block(x[..., pos : pos + n], {"delay_ms": d})
+            want = stream.process(x[..., pos : pos + n], **{key: control})
+        got = block(x[..., pos : pos + n], {key: control})
         err = max(err, max_rel_err(got, want))
         pos += n
     assert err < TOL

@@ -51,7 +51,9 @@ def one_pole(b: Tensor, p: Tensor, a0: Tensor) -> Tensor:
 
 
 def _last(v: Tensor) -> Tensor:
-    """A control ``(1, 1)`` or ``(batch, n)`` held for the block (its last value): ``(B, 1)``."""
+    """A control ``(1, 1)`` or ``(batch, [1,] n)`` held for the block (its last value, as
+    the library holds a ramped one): ``(1 or batch, 1)``."""
+    v = v.reshape(v.shape[0], -1)
     return v[:, v.shape[1] - 1 :]
 
 
@@ -83,7 +85,7 @@ class Network(nn.Module):
     @torch.jit.export
     def allocate(self, rows: int) -> None:
         self.ring = torch.zeros(rows, self.count, self.longest, dtype=torch.float64)
-        self.head = torch.zeros(1, dtype=torch.int64)
+        self.head.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
         self.filters = torch.zeros(rows, self.count, 1, dtype=torch.float64)
 
     def forward(

@@ -89,7 +89,7 @@ class DelayLine(nn.Module):
     @torch.jit.export
     def allocate(self, rows: int) -> None:
         self.ring = torch.zeros(rows, self.ring_length, dtype=torch.float64)
-        self.head = torch.zeros(1, dtype=torch.int64)
+        self.head.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
 
     @torch.jit.unused
     def _exporting(self) -> bool:

@@ -92,8 +92,8 @@ class _Level(nn.Module):
         self.previous = torch.zeros(rows, size, dtype=torch.float64)
         self.ring = torch.zeros(rows, parts, size + 1, dtype=torch.complex128)
         self.tail = torch.zeros(rows, size, dtype=torch.float64)
-        self.fill = torch.zeros(1, dtype=torch.int64)
-        self.count = torch.zeros(1, dtype=torch.int64)
+        self.fill.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
+        self.count.zero_()
 
     @torch.jit.unused
     def _exporting(self) -> bool:
