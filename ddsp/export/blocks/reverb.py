@@ -1,0 +1,243 @@
+"""Convolution reverbs (``ConvolutionReverb``, ``NoiseReverb``) over whole blocks, with no
+latency, as the library's stream (:func:`ddsp.functional.reverb.convolve_blocks`).
+
+The impulse response is fixed at export, taken from the module as its stream computes it.
+It is cut into a **head** of ``P`` samples and **levels** of uniform partitions whose size
+grows by 4 (non-uniform partitioned convolution, Gardner 1995; Wefers 2015):
+
+* the head (IR samples ``[0, P)``) runs as a direct FFT convolution of each block with the
+  last ``P - 1`` input samples (no latency, any block size);
+* level ``l`` has partitions of ``Q = 4^l P`` samples and holds IR samples ``[Q, 4 Q)``
+  (the last level: ``[Q, L)``, its size capped at :data:`LARGEST`). Each time ``Q`` input
+  samples complete a partition, the level transforms the last two partitions (FFT size
+  ``2 Q``) into its frequency-domain delay line (a ring of ``K`` spectra) and sums them
+  against its IR spectra: the output of its IR share for the next ``Q`` samples, which a
+  partition at offset ``>= Q`` can give in time.
+
+Per sample, each level costs about two FFT butterflies of ``2 Q`` and ``K <= 3`` complex
+multiply-adds (the last level a few more), whatever the IR length; the larger levels run
+rarely (a level of 16384 samples once every 32 blocks of 512). Everything runs in float64.
+
+TorchScript and eager runs take any block size (each level tracks how much of its
+partition is filled). An exported program is traced for one block size ``n`` and needs
+every level to divide ``n`` or be divided by it (the builder picks ``P`` from the block
+size so that the size it is given does); a level larger than the block completes its
+partition in one block out of ``Q / n``, through ``torch.cond``. Export it from silent
+state (after ``allocate`` or ``reset``).
+"""
+
+import torch
+from torch import Tensor, nn
+
+from .base import Block, ExportError, param, values_of
+
+__all__ = ["ConvolutionBlock", "LARGEST", "head_size", "level_sizes"]
+
+LARGEST = 16384  # the largest partition (its FFT runs in one block)
+_GROWTH = 4  # partition size ratio between levels
+_LAST_PARTS = 8  # a level of Q holds up to this many partitions before a larger one starts
+
+
+def head_size(block_size: int) -> int:
+    """The head's length for blocks of ``block_size``: the block size, halved while above
+    1024 (and even), at least 16 (a multiple of the block size then)."""
+    p = max(int(block_size), 1)
+    while p > 1024 and p % 2 == 0:
+        p //= 2
+    if p < 16:
+        p *= -(-16 // p)
+    return p
+
+
+def level_sizes(ir_length: int, head: int) -> list[tuple[int, int]]:
+    """``(Q, K)`` of each level for an IR of ``ir_length`` after a head of ``head``."""
+    out: list[tuple[int, int]] = []
+    q = head
+    while q < ir_length:
+        last = ir_length <= q * (1 + _LAST_PARTS) or q * _GROWTH > max(LARGEST, head)
+        if last:
+            out.append((q, -(-ir_length // q) - 1))
+            break
+        out.append((q, _GROWTH - 1))
+        q *= _GROWTH
+    return out
+
+
+class _Level(nn.Module):
+    """One level: partitions of ``size`` samples, ``parts`` IR spectra (see the module
+    docstring), its state for ``rows`` signals."""
+
+    def __init__(self, ir: Tensor, size: int, parts: int) -> None:
+        super().__init__()
+        self.size, self.parts = int(size), int(parts)
+        segment = torch.zeros((parts + 1) * size, dtype=torch.float64)
+        piece = ir[size : (parts + 1) * size]
+        segment[size : size + piece.shape[0]] = piece
+        spectra = torch.fft.rfft(segment.reshape(parts + 1, size)[1:], 2 * size)
+        # partitions K .. 1, twice: the ring's sum is one slice (as the library stores them)
+        backwards = spectra.flip(0)
+        self.register_buffer("spectra", torch.cat([backwards, backwards]))
+        self.register_buffer("ages", torch.arange(parts, dtype=torch.int64))
+        self.register_buffer("chunk", torch.zeros(1, size, dtype=torch.float64))
+        self.register_buffer("previous", torch.zeros(1, size, dtype=torch.float64))
+        self.register_buffer("ring", torch.zeros(1, parts, size + 1, dtype=torch.complex128))
+        self.register_buffer("tail", torch.zeros(1, size, dtype=torch.float64))
+        self.register_buffer("fill", torch.zeros(1, dtype=torch.int64))
+        self.register_buffer("count", torch.zeros(1, dtype=torch.int64))
+
+    @torch.jit.export
+    def allocate(self, rows: int) -> None:
+        size, parts = self.size, self.parts
+        self.chunk = torch.zeros(rows, size, dtype=torch.float64)
+        self.previous = torch.zeros(rows, size, dtype=torch.float64)
+        self.ring = torch.zeros(rows, parts, size + 1, dtype=torch.complex128)
+        self.tail = torch.zeros(rows, size, dtype=torch.float64)
+        self.fill.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
+        self.count.zero_()
+
+    @torch.jit.unused
+    def _exporting(self) -> bool:
+        return bool(torch.compiler.is_exporting())
+
+    def _window(self, previous: Tensor, chunk: Tensor) -> Tensor:
+        return torch.fft.rfft(torch.cat([previous, chunk], 1))[:, None]
+
+    def _tail(self, ring: Tensor, count: Tensor) -> Tensor:
+        """The next partition's tail from the ring after ``count`` windows."""
+        size, parts = self.size, self.parts
+        spectra = self.spectra.index_select(0, torch.remainder(-count, parts) + self.ages)
+        return torch.fft.irfft((ring * spectra).sum(1), 2 * size)[:, size:].contiguous()
+
+    def forward(self, u: Tensor) -> Tensor:
+        """This level's share of the convolution for the block ``u (rows, n)``."""
+        n = u.shape[1]
+        size = self.size
+        if torch.jit.is_scripting() or not self._exporting():
+            fill = int(self.fill[0])
+        elif n % size == 0:
+            fill = 0  # traced from silence at a block size the partitions divide
+        elif size % n == 0:
+            return self._exported_rare(u)
+        else:
+            raise ExportError(
+                f"a partition of {size} samples and blocks of {n}: export at a block size "
+                "that the builder was given"
+            )
+        pieces: list[Tensor] = []
+        pos = 0
+        while pos < n:
+            take = min(size - fill, n - pos)
+            pieces.append(self.tail[:, fill : fill + take].clone())
+            self.chunk[:, fill : fill + take] = u[:, pos : pos + take]
+            fill += take
+            pos += take
+            if fill == size:
+                slot = torch.remainder(self.count, self.parts)
+                self.ring.index_copy_(1, slot, self._window(self.previous, self.chunk))
+                self.count.add_(1)
+                self.tail.copy_(self._tail(self.ring, self.count))
+                self.previous.copy_(self.chunk)
+                fill = 0
+        self.fill.fill_(fill)
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, 1)
+
+    @torch.jit.unused
+    def _exported_rare(self, u: Tensor) -> Tensor:
+        """An exported level larger than the block: one block in ``size / n`` completes
+        the partition (at its end), through ``torch.cond``."""
+        n = u.shape[1]
+        where = self.fill + torch.arange(n, dtype=torch.int64)
+        out = self.tail.index_select(1, where)
+        self.chunk.index_copy_(1, where, u)
+        done = (self.fill[0] + n) == self.size
+
+        def complete(previous, chunk, ring, tail, count):
+            slot = torch.remainder(count, self.parts)
+            ring = ring.index_copy(1, slot, self._window(previous, chunk))
+            count = count + 1
+            return chunk.clone(), ring, self._tail(ring, count), count
+
+        def wait(previous, chunk, ring, tail, count):
+            return previous.clone(), ring.clone(), tail.clone(), count.clone()
+
+        previous, ring, tail, count = torch.cond(
+            done, complete, wait, (self.previous, self.chunk, self.ring, self.tail, self.count)
+        )
+        self.previous.copy_(previous)
+        self.ring.copy_(ring)
+        self.tail.copy_(tail)
+        self.count.copy_(count)
+        self.fill.copy_(torch.remainder(self.fill + n, self.size))
+        return out
+
+
+def _fft_size(n: int) -> int:
+    """The power of two at or above ``n``."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+class ConvolutionBlock(Block):
+    """``ConvolutionReverb`` and ``NoiseReverb``: the IR at export, ``mix`` as a knob (or a
+    modulation). ``NoiseReverb``'s IR settings cannot move (the IR would be redrawn)."""
+
+    def __init__(self, proc, channels: int, block_size: int, knob_params: list[str]) -> None:
+        name = type(proc).__name__
+        values = values_of(proc)
+        unknown = [k for k in knob_params if k not in values]
+        if unknown:
+            raise ExportError(f"{name} has no parameter(s) {unknown}")
+        fixed = [k for k in knob_params if k != "mix"]
+        if fixed:
+            raise ExportError(
+                f"{name}: {fixed} cannot be knobs: the impulse response is computed at "
+                "export (only mix can move)"
+            )
+        super().__init__(name, channels, channels)
+        with torch.no_grad():
+            if name == "NoiseReverb":
+                ir = proc._ir(proc.controls(), torch.float32)  # as the stream computes it
+            else:
+                ir = proc.ir.detach().to(torch.float32)
+        ir = ir.reshape(-1).to(torch.float64)
+        length = ir.shape[0]
+        p = min(head_size(block_size), length)
+        self.size = p
+        self.register_buffer("head", ir[:p].clone())
+        self.head_nfft = _fft_size(block_size + p - 1)
+        self.register_buffer("head_spectrum", torch.fft.rfft(self.head, self.head_nfft))
+        self.levels = nn.ModuleList([_Level(ir, q, k) for q, k in level_sizes(length, p)])
+        self.register_buffer("mix", torch.tensor([[values["mix"]]], dtype=torch.float32))
+        self.register_buffer("history", torch.zeros(channels, p - 1, dtype=torch.float64))
+        self.allocate(1)
+
+    @torch.jit.export
+    def allocate(self, batch: int) -> None:
+        self.batch = batch
+        rows = batch * self.in_channels
+        self.history = torch.zeros(rows, self.size - 1, dtype=torch.float64)
+        for level in self.levels:
+            level.allocate(rows)
+
+    def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+        batch, channels, n = x.shape[0], x.shape[1], x.shape[2]
+        if n == 0:
+            return x
+        u = x.reshape(batch * channels, n).to(torch.float64)
+        p = self.size
+        joined = torch.cat([self.history, u], 1)
+        nfft = _fft_size(n + p - 1)
+        spectrum = self.head_spectrum
+        if nfft != self.head_nfft:
+            spectrum = torch.fft.rfft(self.head, nfft)
+        wet = torch.fft.irfft(torch.fft.rfft(joined, nfft) * spectrum, nfft)[:, p - 1 : p - 1 + n]
+        if p > 1:
+            self.history.copy_(joined[:, n:])
+        for level in self.levels:
+            wet = wet + level(u)
+        m = param(inputs, "mix", self.mix)
+        m = m.reshape(m.shape[0], 1, m.shape[-1]).to(torch.float64)
+        y = (1.0 - m) * x.to(torch.float64) + m * wet.reshape(batch, channels, n)
+        return y.to(x.dtype)
