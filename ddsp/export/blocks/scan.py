@@ -1,0 +1,107 @@
+"""Whole-block forms of the sequential parts of sources and time-varying filters.
+
+Everything here is scriptable (``torch.jit.script``) and traceable by ``torch.export``
+with a dynamic block length ``n``: no Python branch reads ``n``.
+
+* Running phases (:func:`running_phase`): an exclusive cumulative sum of the per-sample
+  increments in float64, plus the carried start, wrapped to [0, 1) per sample and at the
+  block's end, as the library does (so a phase stays exact to ~1e-12 cycles over hours).
+* Linear recursions with per-sample coefficients, ``s[t] = A[t] s[t-1] + b[t]``, as
+  inclusive prefix compositions of the affine maps ``(A[t], b[t])`` by doubling
+  (Hillis and Steele): after the step of span ``d`` each sample holds the composition of
+  the ``2 d`` maps ending at it; ``log2(n)`` batched steps, each a shift and a product.
+  :func:`affine_scan` does it for ``S x S`` states (SVF, biquad), :func:`scalar_levels`
+  and :func:`scalar_scan` for scalar ones that share their coefficients (phaser stages).
+
+The steps' spans come from :func:`doubling`: ``1, 2, 4, ...`` below ``n`` when the
+length is known (eager, TorchScript), or a fixed ``EXPORT_STEPS`` of them in an
+exported program, which then serves blocks of up to ``2 ** EXPORT_STEPS`` samples (a
+shift past the block's start composes with identities, so the extra steps change
+nothing).
+"""
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "EXPORT_STEPS",
+    "MAX_EXPORT_BLOCK",
+    "doubling",
+    "running_phase",
+    "shifted",
+    "affine_scan",
+    "apply_scan",
+    "scalar_levels",
+    "scalar_scan",
+]
+
+EXPORT_STEPS = 16  # doubling steps of an exported program (literal 16 below, for TorchScript)
+MAX_EXPORT_BLOCK = 1 << EXPORT_STEPS  # the longest block an exported scan serves
+
+
+def doubling(n: int, exporting: bool) -> list[int]:
+    """Spans of the doubling steps for ``n`` samples (see the module docstring)."""
+    out: list[int] = []
+    if exporting:
+        for i in range(16):
+            out.append(1 << i)
+        return out
+    d = 1
+    while d < n:
+        out.append(d)
+        d *= 2
+    return out
+
+
+def running_phase(inc: Tensor, p0: Tensor) -> tuple[Tensor, Tensor]:
+    """Phase in cycles at each sample of ``(R, n)`` increments from ``p0 (R, 1)`` (both
+    float64), wrapped, and the wrapped phase at the next sample ``(R, 1)``."""
+    cycles = p0 + torch.cumsum(inc, -1) - inc
+    end = torch.remainder(p0 + inc.sum(-1, keepdim=True), 1.0)
+    return torch.remainder(cycles, 1.0), end
+
+
+def shifted(v: Tensor, d: int, fill: float) -> Tensor:
+    """``(R, n)`` moved ``d`` samples later, ``fill`` before (no slice reads ``n - d``)."""
+    n = v.shape[1]
+    return torch.nn.functional.pad(v, [d, 0], value=fill)[:, :n]
+
+
+def affine_scan(m: Tensor, steps: list[int]) -> Tensor:
+    """Prefix compositions of affine maps ``m (R, n, S, S + 1)`` = ``[A[t] | b[t]]``.
+
+    Returns ``(R, n, S, S + 1)``: at ``t`` the map from the state before sample 0 to the
+    state after sample ``t`` (see :func:`apply_scan`). ``steps`` from :func:`doubling`.
+    """
+    r, n, s = m.shape[0], m.shape[1], m.shape[2]
+    ident = torch.eye(s, s + 1, dtype=m.dtype, device=m.device)
+    row = torch.eye(s + 1, dtype=m.dtype, device=m.device)[s:].expand(r, n, 1, s + 1)
+    for d in steps:
+        prev = torch.cat([ident.expand(r, d, s, s + 1), m], 1)[:, :n]
+        m = torch.matmul(m, torch.cat([prev, row], 2))
+    return m
+
+
+def apply_scan(maps: Tensor, s0: Tensor) -> Tensor:
+    """States after each sample ``(R, n, S)`` from :func:`affine_scan`'s maps and the
+    state before the block ``s0 (R, S)``."""
+    s = maps.shape[2]
+    return torch.matmul(maps[..., :s], s0[:, None, :, None])[..., 0] + maps[..., s]
+
+
+def scalar_levels(a: Tensor, steps: list[int]) -> list[Tensor]:
+    """Products of ``a (R, n)`` over the spans of the doubling steps: entry ``i`` holds,
+    at ``t``, the product of the ``2^i`` coefficients ending at ``t``."""
+    levels: list[Tensor] = []
+    for d in steps:
+        levels.append(a)
+        a = a * shifted(a, d, 1.0)
+    return levels
+
+
+def scalar_scan(levels: list[Tensor], b: Tensor, steps: list[int]) -> Tensor:
+    """``y[t] = a[t] y[t-1] + b[t]`` from ``y[-1] = 0`` (fold a start into ``b[0]``), the
+    coefficients given by :func:`scalar_levels`."""
+    for i in range(len(steps)):
+        b = torch.addcmul(b, levels[i], shifted(b, steps[i], 0.0))
+    return b
