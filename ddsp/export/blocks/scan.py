@@ -9,7 +9,9 @@ with a dynamic block length ``n``: no Python branch reads ``n``.
 * Linear recursions with per-sample coefficients, ``s[t] = A[t] s[t-1] + b[t]``, as
   inclusive prefix compositions of the affine maps ``(A[t], b[t])`` by doubling
   (Hillis and Steele): after the step of span ``d`` each sample holds the composition of
-  the ``2 d`` maps ending at it; ``log2(n)`` batched steps, each a shift and a product.
+  the ``2 d`` maps ending at it; ``log2(n)`` steps of a few broadcast products each
+  (planar float64 tensors: for 2 x 2 maps this runs ~2.5x faster than batched
+  ``matmul`` of tiny matrices).
   :func:`affine_scan` does it for ``S x S`` states (SVF, biquad), :func:`scalar_levels`
   and :func:`scalar_scan` for scalar ones that share their coefficients (phaser stages).
 
@@ -67,26 +69,38 @@ def shifted(v: Tensor, d: int, fill: float) -> Tensor:
     return torch.nn.functional.pad(v, [d, 0], value=fill)[:, :n]
 
 
-def affine_scan(m: Tensor, steps: list[int]) -> Tensor:
-    """Prefix compositions of affine maps ``m (R, n, S, S + 1)`` = ``[A[t] | b[t]]``.
+def affine_scan(delta: Tensor, steps: list[int]) -> Tensor:
+    """Prefix compositions of affine maps ``s -> A[t] s + b[t]`` on ``S`` states.
 
-    Returns ``(R, n, S, S + 1)``: at ``t`` the map from the state before sample 0 to the
+    The maps come planar and as their difference from the identity, ``delta (S, S + 1,
+    R, n)`` = ``[A[t] - I | b[t]]`` (``delta[i, j]`` a ``(R, n)`` plane), so a shift pads
+    with zeros (identities) and a composition is a few broadcast products: with
+    ``L = I + Dl`` applied after ``E = I + De``, ``L E = I + Dl + De + Dl De`` (the last
+    row of an affine map's matrix is ``(0, ..., 0, 1)``, of its difference 0). Small
+    differences keep their precision (a filter's map near the identity at low cutoffs).
+
+    Returns the same layout: at ``t`` the map from the state before sample 0 to the
     state after sample ``t`` (see :func:`apply_scan`). ``steps`` from :func:`doubling`.
     """
-    r, n, s = m.shape[0], m.shape[1], m.shape[2]
-    ident = torch.eye(s, s + 1, dtype=m.dtype, device=m.device)
-    row = torch.eye(s + 1, dtype=m.dtype, device=m.device)[s:].expand(r, n, 1, s + 1)
+    s = delta.shape[0]
+    n = delta.shape[3]
     for d in steps:
-        prev = torch.cat([ident.expand(r, d, s, s + 1), m], 1)[:, :n]
-        m = torch.matmul(m, torch.cat([prev, row], 2))
-    return m
+        earlier = torch.nn.functional.pad(delta, [d, 0])[..., :n]
+        out = delta + earlier
+        for k in range(s):
+            out = torch.addcmul(out, delta[:, k : k + 1], earlier[k : k + 1])
+        delta = out
+    return delta
 
 
-def apply_scan(maps: Tensor, s0: Tensor) -> Tensor:
-    """States after each sample ``(R, n, S)`` from :func:`affine_scan`'s maps and the
-    state before the block ``s0 (R, S)``."""
-    s = maps.shape[2]
-    return torch.matmul(maps[..., :s], s0[:, None, :, None])[..., 0] + maps[..., s]
+def apply_scan(delta: Tensor, s0: Tensor) -> Tensor:
+    """States after each sample ``(S, R, n)`` from :func:`affine_scan`'s maps and the
+    state before the block ``s0 (S, R)``."""
+    s = delta.shape[0]
+    out = s0[:, :, None] + delta[:, s]
+    for k in range(s):
+        out = torch.addcmul(out, delta[:, k], s0[k][None, :, None])
+    return out
 
 
 def scalar_levels(a: Tensor, steps: list[int]) -> list[Tensor]:

@@ -35,7 +35,7 @@ from torch import Tensor
 from ...functional.noise import _hash32
 from ...functional.oscillators import _blamp, _blep, _decimator, oscillator_latency
 from .base import Block, ExportError, param, values_of
-from .scan import doubling
+from .scan import doubling, running_phase
 
 __all__ = [
     "ParamBlock",
@@ -87,7 +87,9 @@ class ParamBlock(Block):
 
     def _held(self, inputs: dict[str, Tensor], name: str, default: Tensor) -> Tensor:
         """A parameter held for the block (see :func:`last_value`)."""
-        return last_value(self._value(inputs, name, default), default)
+        if name in inputs:
+            return last_value(inputs[name].to(torch.float64), default)
+        return default
 
 
 def last_value(v: Tensor, default: Tensor) -> Tensor:
@@ -143,11 +145,10 @@ class ADSRBlock(ParamBlock):
         t = self.time + torch.arange(n, device=gate.device)
         since_on, last_on = _samples_since(on & ~prev, t, self.last_on)
         since_off, last_off = _samples_since(~on & prev, t, self.last_off)
-        level_on = _held(since_on.to(torch.float64), a, d, s)
-        note_len = (last_off - last_on).to(torch.float64) - 1
-        released = _held(note_len, a, d, s) * torch.clamp(
-            1 - (since_off.to(torch.float64) + 1) / r, min=0.0
-        )
+        note_len = last_off - last_on - 1  # samples held before the release began
+        levels = _held(torch.stack([since_on, note_len]).to(torch.float64), a, d, s)
+        level_on, at_release = levels[0], levels[1]
+        released = at_release * torch.clamp(1 - (since_off.to(torch.float64) + 1) / r, min=0.0)
         released = torch.where(
             (since_off >= 0) & (last_off > last_on), released, torch.zeros_like(released)
         )
@@ -216,7 +217,7 @@ class OscillatorBlock(_PhaseBlock):
         h = _decimator(self.factor, torch.float64, "cpu")
         self.memory = int(h.shape[0]) - 1  # oversampled samples the filter still reads
         self.os_rate = self.sample_rate * self.factor
-        self.register_buffer("fir", h.flip(0).reshape(1, 1, -1).clone())
+        self.register_buffer("fir", h.flip(0).contiguous())
         self.register_buffer("history", torch.zeros(1, self.memory, dtype=torch.float64))
         self.register_buffer("amp_fifo", torch.zeros(1, self.latency, dtype=torch.float64))
 
@@ -235,7 +236,7 @@ class OscillatorBlock(_PhaseBlock):
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         batch, n = x.shape[0], x.shape[2]
         inc = self._hold(self._f0(x, inputs), batch, n) / self.os_rate
-        p, end = _wrapped(inc, self.phase)
+        p, end = running_phase(inc, self.phase)
         dt = inc.clamp_min(1e-12)
         if self.shape == "saw":
             y = 2 * p - 1 - _blep(p, dt)
@@ -252,20 +253,16 @@ class OscillatorBlock(_PhaseBlock):
             if self.shape == "pulse":
                 y = y - (2 * w - 1)
         joined = torch.cat([self.history, y], 1)
-        padded = torch.nn.functional.pad(joined, [0, self.factor])  # one spare output: n >= 0
-        out = torch.nn.functional.conv1d(padded[:, None], self.fir, stride=self.factor)
         self.history.copy_(joined[:, n * self.factor :])
+        # the decimation filter in the signal's dtype, as the library's: the windows of the
+        # taps every 4 samples (a spare window at the end: any n >= 0)
+        padded = torch.nn.functional.pad(joined.to(x.dtype), [0, self.factor])
+        windows = padded.unfold(1, self.memory + 1, self.factor)  # (batch, n + 1, taps)
+        out = torch.matmul(windows, self.fir.to(x.dtype))[:, :n]
         amp = torch.cat([self.amp_fifo, self._gain(x, inputs).expand(batch, n)], 1)
         self.amp_fifo.copy_(amp[:, n:])
         self.phase.copy_(end)
-        return (amp[:, :n] * out[:, 0, :n])[:, None].to(x.dtype)
-
-
-def _wrapped(inc: Tensor, p0: Tensor) -> tuple[Tensor, Tensor]:
-    """:func:`~ddsp.export.blocks.scan.running_phase` (inlined for TorchScript)."""
-    cycles = p0 + torch.cumsum(inc, -1) - inc
-    end = torch.remainder(p0 + inc.sum(-1, keepdim=True), 1.0)
-    return torch.remainder(cycles, 1.0), end
+        return (amp[:, :n].to(x.dtype) * out)[:, None]
 
 
 class FMBlock(_PhaseBlock):
@@ -286,9 +283,9 @@ class FMBlock(_PhaseBlock):
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         f0 = self._f0(x, inputs)
         inc = f0 / self.sample_rate
-        p_c, end_c = _wrapped(inc, self.phase[:, :1])
+        p_c, end_c = running_phase(inc, self.phase[:, :1])
         ratio = self._value(inputs, "ratio", self.v_ratio)
-        p_m, end_m = _wrapped(f0 * ratio / self.sample_rate, self.phase[:, 1:])
+        p_m, end_m = running_phase(f0 * ratio / self.sample_rate, self.phase[:, 1:])
         index = self._value(inputs, "index", self.v_index)
         two_pi = 2.0 * math.pi
         y = torch.sin(two_pi * p_c + index * torch.sin(two_pi * p_m))
@@ -325,7 +322,7 @@ class WavetableBlock(_PhaseBlock):
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         f0 = self._f0(x, inputs)
-        p, end = _wrapped(f0 / self.sample_rate, self.phase)
+        p, end = running_phase(f0 / self.sample_rate, self.phase)
         max_harm = torch.floor((self.sample_rate / 2) / f0.clamp_min(1e-9))
         level = torch.ceil(torch.log2((self.size / 2) / max_harm.clamp_min(1.0)))
         level = level.clamp(0, self.n_levels - 1).to(torch.int64)
@@ -375,7 +372,7 @@ class LFOBlock(_PhaseBlock):
         )
         p0 = torch.where(self.fresh, torch.remainder(start, 1.0), self.phase)
         inc = (rate / self.sample_rate).expand(batch, n)
-        cycles, end = _wrapped(inc, p0)
+        cycles, end = running_phase(inc, p0)
         p = cycles.to(x.dtype)  # the library shapes the wave in the output's dtype
         if self.shape == "sine":
             wave = torch.sin(2 * math.pi * p)
@@ -455,7 +452,7 @@ class HarmonicBlock(_PhaseBlock):
     def _bank(self, f0: Tensor, amps: Tensor, masked: bool) -> Tensor:
         """``sum_h amps[..., h] sin(2 pi h p)`` with the running phase of ``f0 (batch, n)``;
         ``masked``: silence the harmonics at or above Nyquist at each sample's f0."""
-        p, end = _wrapped(f0 / self.sample_rate, self.phase)
+        p, end = running_phase(f0 / self.sample_rate, self.phase)
         self.phase.copy_(end)
         cycles = torch.remainder(p[:, :, None] * self.harmonics, 1.0)
         sines = torch.sin((2 * math.pi) * cycles.to(torch.float32)).to(torch.float64)

@@ -43,8 +43,8 @@ def _rows(v: Tensor, batch: int, channels: int, n: int) -> Tensor:
 
 
 def _with_state(s0: Tensor, states: Tensor) -> Tensor:
-    """``(R, n + 1, S)``: the state before the block, then after each sample."""
-    return torch.cat([s0[:, None], states], 1)
+    """``(S, R, n + 1)``: the state before the block, then after each sample."""
+    return torch.cat([s0[:, :, None], states], 2)
 
 
 class VaryingSVFBlock(ParamBlock):
@@ -87,20 +87,22 @@ class VaryingSVFBlock(ParamBlock):
         k = 2.0 * (1.0 - self._value(inputs, "resonance", self.v_resonance).to(dtype))
         g = _rows(g.to(torch.float64), batch, channels, n)
         k = _rows(k.to(torch.float64), batch, channels, n)
-        a1 = 1.0 / (1.0 + g * (g + k))
+        gk = g * (g + k)
+        a1 = 1.0 / (1.0 + gk)
         a2 = g * a1
         a3 = g * a2
         u = x.reshape(rows, n).to(torch.float64)
-        maps = torch.stack(
-            [2 * a1 - 1, -2 * a2, 2 * a2 * u, 2 * a2, 1 - 2 * a3, 2 * a3 * u], -1
-        ).reshape(rows, n, 2, 3)
-        s0 = self.state.reshape(rows, 2)
-        states = _with_state(s0, apply_scan(affine_scan(maps, self._steps(n)), s0))
-        s1, s2 = states[:, :n, 0], states[:, :n, 1]  # before each sample
+        # [A - I | b] per sample, planar: A - I = [[-2 g (g + k) a1, -2 a2], [2 a2, -2 a3]]
+        delta = torch.stack([-2 * gk * a1, -2 * a2, 2 * a2 * u, 2 * a2, -2 * a3, 2 * a3 * u])
+        s0 = self.state.reshape(rows, 2).t()
+        states = _with_state(
+            s0, apply_scan(affine_scan(delta.reshape(2, 3, rows, n), self._steps(n)), s0)
+        )
+        s1, s2 = states[0, :, :n], states[1, :, :n]  # before each sample
         v1 = a1 * s1 - a2 * s2 + a2 * u
         v2 = a2 * s1 + (1 - a3) * s2 + a3 * u
         y = self.m_lp * v2 + self.m_bp * v1 + self.m_hp * (u - k * v1 - v2)
-        self.state.copy_(states[:, -1].reshape(batch, channels, 2))
+        self.state.copy_(states[:, :, -1].t().reshape(batch, channels, 2))
         return y.reshape(batch, channels, n).to(x.dtype)
 
 
@@ -152,14 +154,15 @@ class VaryingBiquadBlock(ParamBlock):
         u = torch.cat([xs[:, 1:], xs[:, :1], x.reshape(rows, n).to(torch.float64)], 1)
         v = b0 * u[:, 2:] + b1 * u[:, 1 : n + 1] + b2 * u[:, :n]
         zero = torch.zeros_like(v)
-        maps = torch.stack([-a1, -a2, v, torch.ones_like(v), zero, zero], -1)
-        s0 = self.y_state.reshape(rows, 2)
+        # [A - I | b] per sample, planar: A = [[-a1, -a2], [1, 0]] on (y[t-1], y[t-2])
+        delta = torch.stack([-a1 - 1, -a2, v, torch.ones_like(v), -torch.ones_like(v), zero])
+        s0 = self.y_state.reshape(rows, 2).t()
         states = _with_state(
-            s0, apply_scan(affine_scan(maps.reshape(rows, n, 2, 3), self._steps(n)), s0)
+            s0, apply_scan(affine_scan(delta.reshape(2, 3, rows, n), self._steps(n)), s0)
         )
-        self.y_state.copy_(states[:, -1].reshape(batch, channels, 2))
+        self.y_state.copy_(states[:, :, -1].t().reshape(batch, channels, 2))
         self.x_state.copy_(torch.stack([u[:, -1], u[:, -2]], -1).reshape(batch, channels, 2))
-        return states[:, 1:, 0].reshape(batch, channels, n).to(x.dtype)
+        return states[0, :, 1:].reshape(batch, channels, n).to(x.dtype)
 
 
 class _LFOEffect(ParamBlock):
