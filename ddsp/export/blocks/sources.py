@@ -130,7 +130,9 @@ class ADSRBlock(ParamBlock):
         self.batch = batch
         self.time = torch.zeros(batch, 1, dtype=torch.int64)
         self.last_on = torch.full((batch, 1), -1, dtype=torch.int64)
-        self.last_off = torch.full((batch, 1), -1, dtype=torch.int64)
+        # a copy: TorchScript may merge two equal factory calls into one tensor, and the
+        # state is written in place
+        self.last_off = self.last_on.clone()
         self.gate_on = torch.zeros(batch, 1, dtype=torch.bool)
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
@@ -361,7 +363,7 @@ class LFOBlock(_PhaseBlock):
     def allocate(self, batch: int) -> None:
         self.batch = batch
         self.phase = torch.zeros(batch, 1, dtype=torch.float64)
-        self.fresh = torch.ones(1, 1, dtype=torch.bool)
+        self.fresh = torch.ones(batch, 1, dtype=torch.bool)
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         batch, n = x.shape[0], x.shape[2]
@@ -419,7 +421,7 @@ class HarmonicBlock(_PhaseBlock):
         h = torch.arange(1, self.n_harmonics + 1, dtype=torch.float64)
         self.register_buffer("harmonics", h)
         self.register_buffer("log2_harmonics", torch.log2(h))
-        self.register_buffer("position", torch.zeros(1, dtype=torch.int64))
+        self.register_buffer("position", torch.zeros(1, dtype=torch.int64))  # per row, equal
         self.register_buffer("f0_frames", torch.zeros(1, 2, dtype=torch.float64))
         self.register_buffer("amp_frames", torch.zeros(1, 2, self.n_harmonics, dtype=torch.float64))
 
@@ -427,7 +429,7 @@ class HarmonicBlock(_PhaseBlock):
     def allocate(self, batch: int) -> None:
         self.batch = batch
         self.phase = torch.zeros(batch, 1, dtype=torch.float64)
-        self.position = torch.zeros(1, dtype=torch.int64)
+        self.position = torch.zeros(batch, dtype=torch.int64)
         self.f0_frames = torch.zeros(batch, 2, dtype=torch.float64)
         self.amp_frames = torch.zeros(batch, 2, self.n_harmonics, dtype=torch.float64)
 
@@ -474,7 +476,7 @@ class HarmonicBlock(_PhaseBlock):
         f0 = inputs["f0_hz"].to(torch.float64)
         k = f0.shape[1]
         if torch.jit.is_scripting() or not self._exporting():
-            start = int(self.position[0])
+            start = int(self.position[0])  # TorchScript: the check costs one read
             want = (start + n + hop - 1) // hop - (start + hop - 1) // hop
             if k != want:
                 raise ValueError(
@@ -486,9 +488,10 @@ class HarmonicBlock(_PhaseBlock):
         frames_amps = torch.cat([self.amp_frames, amps], 1)
         self.f0_frames.copy_(frames_f0[:, k:])
         self.amp_frames.copy_(frames_amps[:, k:])
-        first = torch.div(self.position + hop - 1, hop, rounding_mode="floor")
+        position = self.position[:1]
+        first = torch.div(position + hop - 1, hop, rounding_mode="floor")
         # offline samples u = start - hop .. start + n - 1 - hop leave the stream now
-        u = self.position - hop + torch.arange(n, device=x.device)
+        u = position - hop + torch.arange(n, device=x.device)
         valid = u >= 0
         u = u.clamp_min(0)
         index = torch.div(u, hop, rounding_mode="floor")
@@ -570,7 +573,7 @@ class FilteredNoiseBlock(ParamBlock):
         seed = proc.seed if proc.seed is not None else int(torch.randint(0, 2**31 - 1, ()))
         self.seed = int(seed)
         self.register_buffer("key", torch.tensor([[_seed_key(self.seed)]], dtype=torch.int64))
-        self.register_buffer("offset", torch.zeros(1, dtype=torch.int64))
+        self.register_buffer("offset", torch.zeros(1, dtype=torch.int64))  # per row, equal
         self.filtered = n_bands is not None
         self.n_bands = int(n_bands or 2)
         self.hop = int(frame_size or 1)
@@ -586,7 +589,7 @@ class FilteredNoiseBlock(ParamBlock):
     @torch.jit.export
     def allocate(self, batch: int) -> None:
         self.batch = batch
-        self.offset = torch.zeros(1, dtype=torch.int64)
+        self.offset = torch.zeros(batch, dtype=torch.int64)
         self.pending = torch.zeros(batch, self.span, dtype=torch.float64)
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
@@ -595,7 +598,7 @@ class FilteredNoiseBlock(ParamBlock):
         if self.filtered:
             y = self._filtered(inputs["magnitudes"], rows, batch, n)
         else:
-            t = self.offset + torch.arange(n, device=x.device)
+            t = self.offset[:1] + torch.arange(n, device=x.device)
             y = white_noise_block(self.key, rows, t[None, :])
         self.offset.copy_(self.offset + n)
         gain = _amp(self._value(inputs, "gain_db", self.v_gain_db))
@@ -612,7 +615,8 @@ class FilteredNoiseBlock(ParamBlock):
                     f"FilteredNoise: expected magnitudes for the {want} frame(s) of {hop} "
                     f"samples starting in samples [{start}, {start + n}), got {k}"
                 )
-        first = torch.div(self.offset + hop - 1, hop, rounding_mode="floor")  # (1,)
+        offset = self.offset[:1]
+        first = torch.div(offset + hop - 1, hop, rounding_mode="floor")  # (1,)
         # a silent frame first (added at the block's start), so no FFT is ever empty
         silent = torch.zeros(batch, 1, self.n_bands, dtype=torch.float64, device=mags.device)
         ir = torch.fft.irfft(torch.cat([silent, mags.to(torch.float64)], 1), n=self.ir_fft)
@@ -625,7 +629,7 @@ class FilteredNoiseBlock(ParamBlock):
         noise = torch.cat([silent[:, :, :1].expand(batch, 1, hop), noise], 1)
         spec = torch.fft.rfft(noise, self.n_fft) * torch.fft.rfft(ir, self.n_fft)
         y = torch.fft.irfft(spec, self.n_fft)[..., : self.span]
-        at = (first * hop - self.offset) + j * hop  # each frame's start in the block
+        at = (first * hop - offset) + j * hop  # each frame's start in the block
         at = torch.cat([torch.zeros(1, dtype=at.dtype, device=at.device), at])
         index = (at[:, None] + torch.arange(self.span, device=mags.device)).reshape(-1)
         acc = torch.nn.functional.pad(self.pending, [0, n])

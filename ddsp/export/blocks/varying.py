@@ -133,7 +133,7 @@ class VaryingBiquadBlock(ParamBlock):
     def allocate(self, batch: int) -> None:
         self.batch = batch
         self.x_state = torch.zeros(batch, self.in_channels, 2, dtype=torch.float64)
-        self.y_state = torch.zeros(batch, self.in_channels, 2, dtype=torch.float64)
+        self.y_state = self.x_state.clone()  # not an equal factory call: TorchScript merges those
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         batch, channels, n = x.shape[0], x.shape[1], x.shape[2]
@@ -207,7 +207,7 @@ class TremoloBlock(_LFOEffect):
     def allocate(self, batch: int) -> None:
         self.batch = batch
         self.phase = torch.zeros(batch, 1, dtype=torch.float64)
-        self.fresh = torch.ones(1, 1, dtype=torch.bool)
+        self.fresh = torch.ones(batch, 1, dtype=torch.bool)
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         batch, n = x.shape[0], x.shape[2]
@@ -243,7 +243,7 @@ class PhaserBlock(_LFOEffect):
     def allocate(self, batch: int) -> None:
         self.batch = batch
         self.phase = torch.zeros(batch, 1, dtype=torch.float64)
-        self.fresh = torch.ones(1, 1, dtype=torch.bool)
+        self.fresh = torch.ones(batch, 1, dtype=torch.bool)
         self.memory = torch.zeros(batch, self.in_channels, self.stages + 1, dtype=torch.float64)
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
