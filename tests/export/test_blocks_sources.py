@@ -20,7 +20,6 @@ import ddsp
 from ddsp import Stream
 from ddsp.export.blocks.base import ExportError
 from ddsp.export.blocks.registry_sources import MODULATED_BUILDERS, SOURCE_BUILDERS
-from ddsp.export.blocks.scan import MAX_EXPORT_BLOCK
 from ddsp.export.blocks.sources import FilteredNoiseBlock, hash32
 from ddsp.functional.noise import _hash32, frames_starting, white_noise
 from ddsp.streaming.nodes import ProcessorNode
@@ -413,7 +412,8 @@ def test_eager_and_scripted_blocks_match_the_stream_and_replay_after_reset(name,
 
 
 def _exported(run: Run) -> Any:
-    n, k = Dim("n", min=0, max=MAX_EXPORT_BLOCK), Dim("k", min=0, max=MAX_EXPORT_BLOCK)
+    block = run.block()
+    n, k = Dim("n", min=0, max=block.max_block), Dim("k", min=0, max=block.max_block)
     _, x, inputs = next(run.pieces([512]))
     inputs = {key: value.contiguous() for key, value in inputs.items()}  # no stride guards
     frame_inputs = type(run.proc).frame_inputs if run.case.frame_size else ()
@@ -422,7 +422,7 @@ def _exported(run: Run) -> Any:
         for key in inputs
     }
     example = (x.contiguous(), inputs)
-    return torch.export.export(run.block(), example, dynamic_shapes=({2: n}, dims))
+    return torch.export.export(block, example, dynamic_shapes=({2: n}, dims))
 
 
 @pytest.mark.parametrize("name", EXPORTED)
@@ -524,7 +524,7 @@ def test_scripted_allocate_makes_fresh_separate_state_every_time(name):
     # into graph constants once a method has run a few times: state made that way in
     # allocate would alias, or survive the next allocate, since it is written in place
     run = Run(name, 4)
-    block = torch.jit.script(run.block())
+    block = _scripted(name, run)  # shared with the test above: allocated many times over
     first = None
     for _ in range(4):
         block.allocate(4)
@@ -533,3 +533,26 @@ def test_scripted_allocate_makes_fresh_separate_state_every_time(name):
         got = run.blocked(block)
         first = got if first is None else first
         assert torch.equal(got, first)
+
+
+def test_an_exported_scan_serves_blocks_up_to_its_bound_and_refuses_longer_ones():
+    block = MODULATED_BUILDERS["SVF"](ddsp.SVF(SR48), 1, 1024, [])
+    block.allocate(1)
+    assert block.max_block == 4095  # about twice the block size, at least 4095
+    x, cutoff = torch.randn(1, 1, 512), {"cutoff_hz": torch.full((1, 512), 500.0)}
+    too_long = Dim("n", max=2 * block.max_block)
+    with pytest.raises(Exception, match="Constraints violated"):
+        torch.export.export(
+            block, (x, cutoff), dynamic_shapes=({2: too_long}, {"cutoff_hz": {1: too_long}})
+        )
+    n = Dim("n", min=0, max=block.max_block)
+    module = torch.export.export(
+        block, (x, cutoff), dynamic_shapes=({2: n}, {"cutoff_hz": {1: n}})
+    ).module()
+    for size in (block.max_block, 0):
+        assert (
+            module(torch.randn(1, 1, size), {"cutoff_hz": torch.full((1, size), 900.0)}).shape[-1]
+            == size
+        )
+    with pytest.raises(Exception, match="4095"):
+        module(torch.randn(1, 1, 4096), {"cutoff_hz": torch.full((1, 4096), 900.0)})

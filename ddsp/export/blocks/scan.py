@@ -16,19 +16,21 @@ with a dynamic block length ``n``: no Python branch reads ``n``.
   and :func:`scalar_scan` for scalar ones that share their coefficients (phaser stages).
 
 The steps' spans come from :func:`doubling`: ``1, 2, 4, ...`` below ``n`` when the
-length is known (eager, TorchScript), or a fixed ``EXPORT_STEPS`` of them in an
-exported program, which then serves blocks of up to ``2 ** EXPORT_STEPS`` samples (a
-shift past the block's start composes with identities, so the extra steps change
-nothing).
+length is known (eager, TorchScript). An exported program cannot loop on its symbolic
+length, so it runs a fixed count (:func:`fixed_doubling`, :func:`export_steps` of them
+for a builder's block size) and serves blocks of up to ``2 ** steps`` samples (a shift
+past the block's start composes with identities, so the extra steps change nothing);
+it checks ``n`` against that bound (``torch._check``), so export with a ``Dim`` whose
+``max`` is at most the block's ``max_block``.
 """
 
 import torch
 from torch import Tensor
 
 __all__ = [
-    "EXPORT_STEPS",
-    "MAX_EXPORT_BLOCK",
     "doubling",
+    "fixed_doubling",
+    "export_steps",
     "running_phase",
     "shifted",
     "affine_scan",
@@ -37,22 +39,27 @@ __all__ = [
     "scalar_scan",
 ]
 
-EXPORT_STEPS = 16  # doubling steps of an exported program (literal 16 below, for TorchScript)
-MAX_EXPORT_BLOCK = 1 << EXPORT_STEPS  # the longest block an exported scan serves
 
-
-def doubling(n: int, exporting: bool) -> list[int]:
-    """Spans of the doubling steps for ``n`` samples (see the module docstring)."""
+def doubling(n: int) -> list[int]:
+    """Spans of the doubling steps for ``n`` samples: 1, 2, 4, ... below ``n``."""
     out: list[int] = []
-    if exporting:
-        for i in range(16):
-            out.append(1 << i)
-        return out
     d = 1
     while d < n:
         out.append(d)
         d *= 2
     return out
+
+
+def fixed_doubling(count: int) -> list[int]:
+    """``count`` spans 1, 2, 4, ...: an exported program's steps (blocks up to
+    ``2 ** count`` samples)."""
+    return [1 << i for i in range(count)]
+
+
+def export_steps(block_size: int) -> int:
+    """Doubling steps of an exported scan built for ``block_size``: blocks up to twice
+    that, and at least 4096 samples."""
+    return max(12, (max(int(block_size), 1) - 1).bit_length() + 1)
 
 
 def running_phase(inc: Tensor, p0: Tensor) -> tuple[Tensor, Tensor]:

@@ -35,7 +35,7 @@ from torch import Tensor
 from ...functional.noise import _hash32
 from ...functional.oscillators import _blamp, _blep, _decimator, oscillator_latency
 from .base import Block, ExportError, param, values_of
-from .scan import doubling, running_phase
+from .scan import doubling, export_steps, fixed_doubling, running_phase
 
 __all__ = [
     "ParamBlock",
@@ -58,7 +58,13 @@ class ParamBlock(Block):
     knob_params: list[str]
 
     def __init__(
-        self, proc, in_channels: int, out_channels: int, latency: int, knob_params: list[str]
+        self,
+        proc,
+        in_channels: int,
+        out_channels: int,
+        latency: int,
+        knob_params: list[str],
+        block_size: int,
     ) -> None:
         name = type(proc).__name__
         values = values_of(proc)
@@ -70,16 +76,26 @@ class ParamBlock(Block):
         self.sample_rate = float(proc.sample_rate)
         for key, value in values.items():
             self.register_buffer("v_" + key, torch.tensor([[value]], dtype=torch.float64))
+        # an exported program's scans take a fixed count of steps and serve up to
+        # 2 ** steps samples; blocks up to one less (a phaser scans n + 1 samples)
+        self.export_steps = export_steps(block_size)
+        self.max_block = (1 << self.export_steps) - 1
 
     @torch.jit.unused
     def _exporting(self) -> bool:
         return bool(torch.compiler.is_exporting())
 
     def _steps(self, n: int) -> list[int]:
-        """Spans of the doubling steps (a fixed count in an exported program)."""
+        """Spans of the doubling steps over ``n`` samples (a fixed count in an exported
+        program, which checks ``n <= max_block``)."""
         if torch.jit.is_scripting() or not self._exporting():
-            return doubling(n, False)
-        return doubling(n, True)
+            return doubling(n)
+        return self._fixed_steps(n)
+
+    @torch.jit.unused
+    def _fixed_steps(self, n: int) -> list[int]:
+        torch._check(n <= self.max_block + 1, lambda: f"{self.name}: blocks up to {self.max_block}")
+        return fixed_doubling(self.export_steps)
 
     def _value(self, inputs: dict[str, Tensor], name: str, default: Tensor) -> Tensor:
         """A parameter in float64: ``(1, 1)`` (export time or a knob) or ``(batch, n)``."""
@@ -118,7 +134,7 @@ class ADSRBlock(ParamBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, 0, 1, 0, knob_params)
+        super().__init__(proc, 0, 1, 0, knob_params, block_size)
         self.ms = self.sample_rate / 1000.0
         self.register_buffer("time", torch.zeros(1, 1, dtype=torch.int64))
         self.register_buffer("last_on", torch.full((1, 1), -1, dtype=torch.int64))
@@ -182,8 +198,10 @@ def _held(tau: Tensor, a: Tensor, d: Tensor, s: Tensor) -> Tensor:
 class _PhaseBlock(ParamBlock):
     """A source with running phases ``(batch, count)`` in cycles."""
 
-    def __init__(self, proc, latency: int, knob_params: list[str], count: int) -> None:
-        super().__init__(proc, 0, 1, latency, knob_params)
+    def __init__(
+        self, proc, latency: int, knob_params: list[str], block_size: int, count: int
+    ) -> None:
+        super().__init__(proc, 0, 1, latency, knob_params, block_size)
         self.count = count
         self.register_buffer("phase", torch.zeros(1, count, dtype=torch.float64))
 
@@ -213,7 +231,7 @@ class OscillatorBlock(_PhaseBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, oscillator_latency(), knob_params, 1)
+        super().__init__(proc, oscillator_latency(), knob_params, block_size, 1)
         self.shape = str(proc.shape)
         self.factor = 4
         h = _decimator(self.factor, torch.float64, "cpu")
@@ -280,7 +298,7 @@ class FMBlock(_PhaseBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, 0, knob_params, 2)
+        super().__init__(proc, 0, knob_params, block_size, 2)
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         f0 = self._f0(x, inputs)
@@ -309,7 +327,7 @@ class WavetableBlock(_PhaseBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, 0, knob_params, 1)
+        super().__init__(proc, 0, knob_params, block_size, 1)
         table = proc.table.detach().to(torch.float64).cpu()
         size = int(table.shape[0])
         spec = torch.fft.rfft(table)
@@ -354,7 +372,7 @@ class LFOBlock(_PhaseBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, 0, knob_params, 1)
+        super().__init__(proc, 0, knob_params, block_size, 1)
         self.shape = str(proc.shape)
         self.delay = int(delay)
         self.register_buffer("fresh", torch.ones(1, 1, dtype=torch.bool))
@@ -412,7 +430,7 @@ class HarmonicBlock(_PhaseBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, int(proc.stream_latency(frame_size)), knob_params, 1)
+        super().__init__(proc, int(proc.stream_latency(frame_size)), knob_params, block_size, 1)
         self.n_harmonics = int(proc.n_harmonics)
         self.frames = frame_size is not None
         self.hop = int(frame_size or 1)
@@ -569,7 +587,7 @@ class FilteredNoiseBlock(ParamBlock):
             raise ExportError(
                 "FilteredNoise with n_bands filters by frames: export it with a frame_size"
             )
-        super().__init__(proc, 0, 1, int(proc.stream_latency(frame_size)), knob_params)
+        super().__init__(proc, 0, 1, int(proc.stream_latency(frame_size)), knob_params, block_size)
         seed = proc.seed if proc.seed is not None else int(torch.randint(0, 2**31 - 1, ()))
         self.seed = int(seed)
         self.register_buffer("key", torch.tensor([[_seed_key(self.seed)]], dtype=torch.int64))

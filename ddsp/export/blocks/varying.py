@@ -67,7 +67,7 @@ class VaryingSVFBlock(ParamBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, channels, channels, 0, knob_params)
+        super().__init__(proc, channels, channels, 0, knob_params, block_size)
         self.nyquist = NYQUIST_MARGIN * self.sample_rate
         mix = SVF_MODES[proc.mode]
         self.m_lp, self.m_bp, self.m_hp = float(mix[0]), float(mix[1]), float(mix[2])
@@ -122,7 +122,7 @@ class VaryingBiquadBlock(ParamBlock):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, channels, channels, 0, knob_params)
+        super().__init__(proc, channels, channels, 0, knob_params, block_size)
         self.kind = str(proc.kind)
         self.nyquist = NYQUIST_MARGIN * self.sample_rate
         # x[-1], x[-2] and y[-1], y[-2] per signal (most recent first, as LFilterState)
@@ -169,8 +169,10 @@ class _LFOEffect(ParamBlock):
     """An effect driven by a sine LFO whose phase ``(batch, 1)`` starts ``delay`` samples
     back, at the first block after ``allocate`` (the stream's ``_start_phase``)."""
 
-    def __init__(self, proc, channels: int, knob_params: list[str], delay: int) -> None:
-        super().__init__(proc, channels, channels, 0, knob_params)
+    def __init__(
+        self, proc, channels: int, knob_params: list[str], block_size: int, delay: int
+    ) -> None:
+        super().__init__(proc, channels, channels, 0, knob_params, block_size)
         self.delay = int(delay)
         self.register_buffer("phase", torch.zeros(1, 1, dtype=torch.float64))
         self.register_buffer("fresh", torch.ones(1, 1, dtype=torch.bool))
@@ -201,7 +203,7 @@ class TremoloBlock(_LFOEffect):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, channels, knob_params, delay)
+        super().__init__(proc, channels, knob_params, block_size, delay)
 
     @torch.jit.export
     def allocate(self, batch: int) -> None:
@@ -231,7 +233,7 @@ class PhaserBlock(_LFOEffect):
         delay: int = 0,
         frame_size: int | None = None,
     ) -> None:
-        super().__init__(proc, channels, knob_params, delay)
+        super().__init__(proc, channels, knob_params, block_size, delay)
         self.stages = int(proc.stages)
         self.centre_max = NYQUIST_MARGIN * self.sample_rate
         self.break_max = 0.45 * self.sample_rate
