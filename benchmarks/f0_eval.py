@@ -113,6 +113,12 @@ def evaluate(
     cache: str | None = None,
 ) -> list[dict]:
     """One row per (instrument, sound font) with each tracker's metrics."""
+    missing = [path for path in SOUND_FONTS.values() if not os.path.exists(path)]
+    if missing:  # render_midi would fall back to another font and mislabel the set
+        raise FileNotFoundError(
+            f"missing sound fonts {missing}: sudo apt-get install fluid-soundfont-gm "
+            "timgm6mb-soundfont"
+        )
     rows = []
     for font, soundfont in SOUND_FONTS.items():
         for name, (program, low, high) in INSTRUMENTS.items():
