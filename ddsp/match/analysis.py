@@ -182,16 +182,6 @@ def _envelope(h: torch.Tensor, n_smooth: int) -> torch.Tensor:
     return torch.nn.functional.conv1d(h.square()[None, None], kernel, padding=n_smooth // 2)[0, 0]
 
 
-def _sub_sample_peak(c: torch.Tensor, i: int) -> float:
-    # vertex of the parabola through the peak and its neighbours
-    if 0 < i < c.shape[0] - 1:
-        a, b, d = float(c[i - 1]), float(c[i]), float(c[i + 1])
-        den = a - 2 * b + d
-        if den < 0:
-            return i + 0.5 * (a - d) / den
-    return float(i)
-
-
 def find_echoes(
     response: Response,
     *,
@@ -228,38 +218,76 @@ def find_echoes(
     floor = torch.maximum(floor, mag.max() * 1e-3)
     out: list[Echo] = []
     used = torch.zeros_like(mag, dtype=torch.bool)
+    n_d = direct.shape[0]
+    pad = torch.nn.functional.pad(direct, (1, 1))
     for _ in range(count):
         score = torch.where(used, torch.zeros_like(mag), mag / floor)
         i = int(score.argmax())
         if float(score[i]) <= 0:
             break
-        lag = lo + _sub_sample_peak(mag, i)
-        out.append(Echo(1000.0 * lag / sr, float(corr[i]), float(score[i])))
+        lag, gain = _fit_echo(seg, pad, i, n_d)
+        out.append(Echo(1000.0 * (lo + lag) / sr, gain, float(score[i])))
         used[max(0, i - n_w) : i + n_w + 1] = True
     return out
+
+
+def _fit_echo(seg: torch.Tensor, pad: torch.Tensor, i: int, n_d: int) -> tuple[float, float]:
+    """Sub-sample lag and gain of the echo near correlation index ``i``: the direct part
+    (``pad`` is it with a zero either side) moved by ``i + f`` with linear interpolation, as
+    a delay line reads it, ``f`` in [-0.5, 0.5] by least squares; ``(i + f, gain)``."""
+    if i < 1 or i + n_d + 1 > seg.shape[0]:
+        return float(i), float((seg[i : i + n_d] * pad[1:-1]).sum() / pad.square().sum())
+    window = seg[i - 1 : i + n_d + 1]  # the template's support for any f
+    later = torch.cat([pad.new_zeros(1), pad[:-1]])  # one sample later
+    earlier = torch.cat([pad[1:], pad.new_zeros(1)])  # one sample earlier
+    best = (math.inf, float(i), 0.0)
+    for f in torch.linspace(-0.5, 0.5, 21).tolist():
+        t = (1 - abs(f)) * pad + abs(f) * (later if f >= 0 else earlier)
+        energy = float(t.square().sum())
+        if energy <= 0:
+            continue
+        g = float((window * t).sum()) / energy
+        err = float((window - g * t).square().sum())
+        if err < best[0]:
+            best = (err, i + f, g)
+    return best[1], best[2]
 
 
 def decay_rt60(
     tail: torch.Tensor, sample_rate: float, *, fit_db: tuple[float, float] = (-5.0, -25.0)
 ) -> tuple[float, float]:
-    """RT60 (s) of a response tail ``(time,)`` and its energy (sum of squares).
+    """RT60 (s) of a response tail ``(time,)`` and its energy above the noise floor.
 
-    Schroeder backward integration of the energy, a line fitted between ``fit_db`` (T20,
-    extrapolated to 60 dB). A flat estimation-noise floor is subtracted first (the mean
-    energy of the tail's last tenth), as Lundeby et al. (Acustica 1995) do for measured IRs.
-    Returns ``(nan, energy)`` when the tail does not decay by ``fit_db[1]``.
+    Schroeder backward integration of the energy and a line through the decay curve
+    between ``fit_db`` (T20, extrapolated to 60 dB). An estimated response carries a noise
+    floor (what the linear estimate cannot explain); as Lundeby et al. (Acustica 81, 1995)
+    do for measured responses, the floor (median level of the last third) is subtracted,
+    the tail is cut where its 10 ms envelope comes within 5 dB of the floor, and the fit
+    range shrinks to what lies above it (at least 10 dB). Returns ``(nan, energy)`` when
+    there is no such decay.
     """
     e = tail.double().square()
-    n = e.shape[0]
-    noise = float(e[-max(1, n // 10) :].mean())
-    e = (e - noise).clamp_min(0.0)
+    block = max(1, int(0.01 * sample_rate))
+    n_b = e.shape[0] // block
+    if n_b < 6:
+        return math.nan, float(e.sum())
+    env = e[: n_b * block].reshape(n_b, block).mean(-1)
+    floor = float(env[-max(2, n_b // 3) :].median())
+    peak = int(env.argmax())
+    above = torch.nonzero(env[peak:] <= floor * 10**0.5)  # within 5 dB of the floor
+    end = (peak + int(above[0])) * block if above.numel() else e.shape[0]
+    e = (e[:end] - floor).clamp_min(0.0)
     energy = float(e.sum())
-    if energy <= 0:
-        return math.nan, 0.0
+    if energy <= 0 or end < 4 * block:
+        return math.nan, energy
     edc = e.flip(0).cumsum(0).flip(0)
     edc_db = 10 * torch.log10(edc / edc[0] + 1e-300)
-    t = torch.arange(n, dtype=torch.float64) / sample_rate
-    sel = (edc_db <= fit_db[0]) & (edc_db >= fit_db[1])
+    reach = float(edc_db[-block:].mean())  # how far the cut tail's curve falls
+    low = max(fit_db[1], reach + 3.0)
+    if low > fit_db[0] - 10.0:
+        return math.nan, energy
+    t = torch.arange(end, dtype=torch.float64) / sample_rate
+    sel = (edc_db <= fit_db[0]) & (edc_db >= low)
     if int(sel.sum()) < 8:
         return math.nan, energy
     tt, cc = t[sel], edc_db[sel]

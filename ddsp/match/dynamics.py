@@ -153,6 +153,48 @@ def fit_level_map(lm: LevelMap, knees: tuple[float, ...] = (0.0, 3.0, 6.0, 12.0)
     }
 
 
+def _nelder_mead(
+    f, x0: list[float], steps: list[float], *, evals: int = 60
+) -> tuple[list[float], float]:
+    """Minimise ``f`` from ``x0`` by Nelder and Mead's simplex (Computer Journal 1965),
+    first simplex ``x0 + steps``: ``(x, f(x))`` after at most ``evals`` calls."""
+    n = len(x0)
+    pts = [list(x0)] + [[x + (s if i == j else 0.0) for j, x in enumerate(x0)] for i, s in
+                        enumerate(steps)]  # fmt: skip
+    vals = [f(p) for p in pts]
+    used = n + 1
+    while used < evals:
+        order = sorted(range(n + 1), key=vals.__getitem__)
+        pts, vals = [pts[i] for i in order], [vals[i] for i in order]
+        centre = [sum(p[j] for p in pts[:-1]) / n for j in range(n)]
+
+        def toward(t: float, centre=centre, worst=pts[-1]) -> list[float]:
+            return [c + t * (w - c) for c, w in zip(centre, worst)]
+
+        refl = toward(-1.0)
+        fr = f(refl)
+        used += 1
+        if fr < vals[0]:
+            exp = toward(-2.0)
+            fe = f(exp)
+            used += 1
+            pts[-1], vals[-1] = (exp, fe) if fe < fr else (refl, fr)
+        elif fr < vals[-2]:
+            pts[-1], vals[-1] = refl, fr
+        else:
+            con = toward(0.5)
+            fc = f(con)
+            used += 1
+            if fc < vals[-1]:
+                pts[-1], vals[-1] = con, fc
+            else:  # shrink towards the best
+                pts = [pts[0]] + [[b + 0.5 * (x - b) for b, x in zip(pts[0], p)] for p in pts[1:]]
+                vals = [vals[0]] + [f(p) for p in pts[1:]]
+                used += n
+    i = min(range(n + 1), key=vals.__getitem__)
+    return pts[i], vals[i]
+
+
 @dataclass
 class DynamicsFit:
     """A compressor's settings found by :func:`fit_dynamics`, the score's RMS (dB) and the
@@ -254,7 +296,7 @@ def fit_dynamics(
 
     best = (score(p)[0], dict(p))
 
-    def search(name: str, values) -> None:
+    def search(name: str, values: list[float]) -> None:
         nonlocal best
         for v in values:
             q = dict(best[1])
@@ -265,10 +307,21 @@ def fit_dynamics(
 
     search("attack_ms", torch.logspace(math.log10(0.2), math.log10(50.0), 7).tolist())
     search("release_ms", torch.logspace(math.log10(15.0), math.log10(1500.0), 7).tolist())
-    t0, r0 = best[1]["threshold_db"], best[1]["ratio"]
-    search("threshold_db", [t0 + d for d in (-6, -4, -3, -2, -1, 1, 2)])
-    search("ratio", [r0 * f for f in (0.7, 0.85, 1.15, 1.4)])
-    search("attack_ms", [best[1]["attack_ms"] * f for f in (0.6, 1.6)])
-    search("release_ms", [best[1]["release_ms"] * f for f in (0.6, 1.6)])
+    # threshold, ratio and the times pull on one another (a lower threshold with a gentler
+    # ratio gives much the same gains): polish them together, knee by knee
+    names = ["threshold_db", "ratio", "attack_ms", "release_ms"]
+    logs = {"ratio", "attack_ms", "release_ms"}
+
+    def unpack(v: list[float], knee: float) -> dict:
+        q = {n: (math.exp(x) if n in logs else x) for n, x in zip(names, v)}
+        q = {n: clip(n, x) for n, x in q.items()}
+        return {**q, "knee_db": clip("knee_db", knee)}
+
+    start, knee = best[1], best[1]["knee_db"]
+    x0 = [math.log(start[n]) if n in logs else start[n] for n in names]
+    v, s_best = _nelder_mead(lambda v: score(unpack(v, knee))[0], x0, [3.0, 0.3, 0.7, 0.7])
+    if s_best < best[0]:
+        best = (s_best, unpack(v, knee))
+    search("knee_db", [0.0, 3.0, 6.0, 12.0])
     rms, offset, engaged = score(best[1])
     return DynamicsFit(**best[1], offset_db=offset, rms_db=rms, engaged=engaged)

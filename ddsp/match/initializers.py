@@ -6,9 +6,10 @@ processor class with :func:`register_initializer` (or found as a ``match_initial
 static method on the class itself, so a new processor can bring its own). It sets the
 parameters it finds on ``proc`` and says how it found each one. ``stage`` orders the work
 along the chain regardless of where each processor sits: echoes and decays first (they
-are read off the impulse response whatever else the chain did), then EQ and dynamics
-(alternately, twice: a compressor's gain colours a spectral estimate and an EQ shifts a
-compressor's input level), then shapers and modulation (searched), then level.
+are read off the impulse response whatever else the chain did), then EQ, dynamics and
+shapers (twice when the chain has dynamics: a compressor's gain colours a spectral
+estimate, an EQ shifts a compressor's input level, a drive after it looks like more
+compression), then modulation (searched), then level.
 
 Kinds without an initializer keep their values and are reported as such.
 """
@@ -244,15 +245,38 @@ def _echo_pattern(ctx: Context, lo_ms: float, hi_ms: float):
     return [e for e in echoes if e.score >= 6.0 and abs(e.gain) >= 0.02]
 
 
-def _delay_candidates(echoes) -> list[tuple[float, float, float]]:
-    """(lag_ms, first echo gain, feedback) per candidate lag: each strong echo, and the
-    feedback read from the echo at twice its lag."""
-    out = []
-    for e in echoes:
-        twice = [f for f in echoes if abs(f.lag_ms - 2 * e.lag_ms) < 1.0]
-        fb = twice[0].gain / e.gain if twice and e.gain else 0.0
-        out.append((e.lag_ms, e.gain, max(-0.95, min(0.95, fb))))
-    return out
+def _delay_candidates(echoes) -> list[tuple[float, float]]:
+    """(lag_ms, first echo gain) per strong echo, strongest first."""
+    return [(e.lag_ms, e.gain) for e in echoes]
+
+
+def _fit_feedback(ctx: Context, lag_ms: float, ping_pong: bool) -> tuple[float, float]:
+    """Feedback and echo gain (``mix / (1 - mix)``) for an echo at ``lag_ms``: the library's
+    delay line run on the response's direct part, with each feedback of a grid, against the
+    response's echoes (least squares); interpolation of a fractional lag included."""
+    from ..functional import delay
+
+    r = ctx.response
+    sr = r.sample_rate
+    n_w = max(4, int(0.003 * sr))
+    n = int(3.5 * lag_ms * sr / 1000) + n_w
+    h = r.lagged(-n_w // 2, n).mean(0)
+    direct = h.clone()
+    direct[n_w:] = 0.0
+    echoes = h - direct
+    best = (math.inf, 0.0, 0.0)
+    for fb in torch.linspace(-0.9, 0.9, 37).tolist():
+        y = delay(direct.float(), lag_ms, sample_rate=sr, feedback=fb, mix=1.0).double()
+        if ping_pong:  # alternate sides: the mean response sees every echo at half
+            y = 0.5 * y
+        energy = float(y.square().sum())
+        if energy <= 0:
+            continue
+        g = float((echoes * y).sum()) / energy
+        err = float((echoes - g * y).square().sum())
+        if err < best[0]:
+            best = (err, fb, g)
+    return best[1], best[2]
 
 
 @register_initializer(Delay, stage="structure", linear=True, rough=("delay_ms",))
@@ -270,9 +294,9 @@ def _init_delay(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]
         return out
     # several starts: each strong echo as the delay, the loss picks one
     trials = []
-    for lag, gain, fb in candidates[:3]:
-        ratio = max(gain, 0.0) * (2.0 if ping_pong else 1.0)  # ping-pong: one channel echoes
-        mix = ratio / (1.0 + ratio)
+    for lag, _gain in candidates[:3]:
+        fb, ratio = _fit_feedback(ctx, lag, ping_pong)
+        mix = max(ratio, 0.0) / (1.0 + max(ratio, 0.0))
         proc.delay_ms = min(max(lag, spec.minimum), spec.maximum)
         proc.mix = min(max(mix, 0.0), 1.0)
         proc.feedback = fb
@@ -281,10 +305,11 @@ def _init_delay(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]
     loss, lag, mix, fb = trials[0]
     others = ", ".join(f"{t[1]:.1f} ms" for t in trials[1:])
     note = "echo lag from the impulse response" + (f" (also tried {others})" if others else "")
+    fit_note = "the delay line fitted to the response's echoes"
     return {
         "delay_ms": _set(proc, "delay_ms", lag, "measured", note),
-        "feedback": _set(proc, "feedback", fb, "measured", "echo at twice the lag / first echo"),
-        "mix": _set(proc, "mix", mix, "measured", "first echo / direct part"),
+        "feedback": _set(proc, "feedback", fb, "measured", fit_note),
+        "mix": _set(proc, "mix", mix, "measured", fit_note),
     }
 
 
@@ -376,13 +401,20 @@ def _init_decay_reverb(proc: Processor, index: int, ctx: Context) -> dict[str, F
     t = _tail(ctx)
     if t is None:
         return {"mix": _set(proc, "mix", 0.0, "measured", "no decaying tail found")}
-    out = {"rt60_s": _set(proc, "rt60_s", t.rt60_s, "measured", "T20 of the response tail")}
+    out = {}
     if not math.isnan(t.rt60_high_s):
         out["high_rt60_ratio"] = _set(
             proc, "high_rt60_ratio", t.rt60_high_s / t.rt60_s, "measured", "3-8 kHz T20 / T20"
         )
+    proc.rt60_s = min(max(t.rt60_s, proc.spec("rt60_s").minimum), proc.spec("rt60_s").maximum)
     energy = _wet_energy(proc, min(4.0, 1.5 * t.rt60_s + 0.2), ctx.sample_rate)
-    out["mix"] = _set(proc, "mix", _mix_for(t.energy_ratio, energy), "measured", "tail / direct")
+    proc.mix = min(max(_mix_for(t.energy_ratio, energy), 0.0), 1.0)
+    rts = [t.rt60_s * f for f in (0.6, 0.75, 0.9, 1.0, 1.15, 1.35, 1.7)]
+    out["rt60_s"] = search(proc, "rt60_s", rts, ctx, f"around the tail's T20 {t.rt60_s:.2f} s")
+    m = _value(proc, "mix")
+    out["mix"] = search(
+        proc, "mix", [m * f for f in (0.5, 0.7, 1.0, 1.4, 2.0)], ctx, "tail / direct"
+    )
     return out
 
 
@@ -414,16 +446,22 @@ def _init_freeverb(proc: Processor, index: int, ctx: Context) -> dict[str, Findi
     t = _tail(ctx)
     if t is None:
         return {"mix": _set(proc, "mix", 0.0, "measured", "no decaying tail found")}
-    out = {
-        "room_size": _set(
-            proc, "room_size", _freeverb_room(t.rt60_s), "measured", "from the tail's T20"
-        )
-    }
+    out = {}
     if not math.isnan(t.rt60_high_s) and t.rt60_high_s < t.rt60_s:
         d = _freeverb_damping(t.rt60_s, t.rt60_high_s, 5000.0, ctx.sample_rate)
         out["damping"] = _set(proc, "damping", d, "measured", "from the 3-8 kHz T20")
     energy = _wet_energy(proc, min(4.0, 1.5 * t.rt60_s + 0.2), ctx.sample_rate)
-    out["mix"] = _set(proc, "mix", _mix_for(t.energy_ratio, energy), "measured", "tail / direct")
+    proc.mix = min(max(_mix_for(t.energy_ratio, energy), 0.0), 1.0)
+    # the estimated response's tail is noisy where the dry signal is sparse: the T20 is a
+    # start, the loss around it decides
+    rooms = [_freeverb_room(t.rt60_s * f) for f in (0.6, 0.75, 0.9, 1.0, 1.15, 1.35, 1.7)]
+    out["room_size"] = search(
+        proc, "room_size", rooms, ctx, f"around the tail's T20 {t.rt60_s:.2f} s"
+    )
+    m = _value(proc, "mix")
+    out["mix"] = search(
+        proc, "mix", [m * f for f in (0.5, 0.7, 1.0, 1.4, 2.0)], ctx, "tail / direct"
+    )
     return out
 
 
@@ -509,7 +547,7 @@ def _init_biquad(proc: Processor, index: int, ctx: Context) -> dict[str, Finding
     fit = fit_bands(target, weight, freqs, ctx.sample_rate, {"band": (proc.kind, fixed)})
     band = fit.bands.get("band")
     if band is None:
-        return {"cutoff_hz": Finding(float(proc.cutoff_hz), "kept", "no band found")}
+        return {"cutoff_hz": Finding(_value(proc, "cutoff_hz"), "kept", "no band found")}
     return {
         "cutoff_hz": _set(proc, "cutoff_hz", band.cutoff_hz, "measured"),
         "q": _set(proc, "q", band.q, "measured"),
@@ -569,11 +607,11 @@ def _init_dynamics(proc: Processor, index: int, ctx: Context) -> dict[str, Findi
     g = model_gain(
         x_c,
         sample_rate=sr,
-        threshold_db=float(proc.threshold_db),
-        ratio=float(proc.ratio) if "ratio" in names else math.inf,
-        knee_db=float(proc.knee_db),
-        attack_ms=float(proc.attack_ms),
-        release_ms=float(proc.release_ms),
+        threshold_db=_value(proc, "threshold_db"),
+        ratio=_value(proc, "ratio") if "ratio" in names else math.inf,
+        knee_db=_value(proc, "knee_db"),
+        attack_ms=_value(proc, "attack_ms"),
+        release_ms=_value(proc, "release_ms"),
         kind=kind,
         detector=detector,
         link_channels=link,
@@ -595,7 +633,7 @@ def _init_distortion(proc: Processor, index: int, ctx: Context) -> dict[str, Fin
         _match_level_with(proc, "output_db", ctx)
         loss = ctx.loss()
         if best is None or loss < best[0]:
-            best = (loss, drive, float(proc.output_db))
+            best = (loss, drive, _value(proc, "output_db"))
     proc.drive_db, proc.output_db = best[1], best[2]
     out["drive_db"] = Finding(best[1], "searched", "best of 0, 6, .. 36 dB on the loss")
     out["output_db"] = Finding(best[2], "measured", "level match")
@@ -636,15 +674,15 @@ def initialise_chain(ctx: Context) -> dict[int, dict[str, Finding]]:
     # processors without an initializer run as they are in every reference
     ctx.ready |= {i for i, init in inits.items() if init is None}
     has_dynamics = any(init and init.stage == STAGES["dynamics"] for init in inits.values())
+    # spectrum, dynamics and shapers read one another's effects: a second pass over them
+    # sees the others as analysed (a compressor's gain colours the EQ response, a drive
+    # after a compressor looks like more compression)
+    twice = (STAGES["spectrum"], STAGES["dynamics"], STAGES["shaper"])
     order: list[int] = []
     for stage in sorted(STAGES.values()):
         order += [i for i, init in inits.items() if init and init.stage == stage]
-        if stage == STAGES["dynamics"] and has_dynamics:
-            order += [
-                i
-                for i, init in inits.items()
-                if init and init.stage in (STAGES["spectrum"], STAGES["dynamics"])
-            ]
+        if stage == STAGES["shaper"] and has_dynamics:
+            order += [i for i, init in inits.items() if init and init.stage in twice]
     for i in order:
         ctx.current = i
         t0 = time.perf_counter()

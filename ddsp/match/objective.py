@@ -93,13 +93,8 @@ class SpectralObjective:
         return max(1, (self.dry.shape[-1] - self.crop) // self.step + 1)
 
     def random_starts(self, count: int, gen: torch.Generator) -> list[int]:
-        """``count`` crop starts drawn without replacement when the file allows."""
-        n = self.n_starts
-        idx = (
-            torch.randperm(n, generator=gen)[:count]
-            if n >= count
-            else torch.randint(0, n, (count,), generator=gen)
-        )
+        """``count`` crop starts drawn without replacement (fewer if the file holds fewer)."""
+        idx = torch.randperm(self.n_starts, generator=gen)[:count]
         return sorted(int(i) * self.step for i in idx)
 
     def spread_starts(self, count: int) -> list[int]:

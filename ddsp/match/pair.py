@@ -55,8 +55,8 @@ def find_offset(dry: np.ndarray, wet: np.ndarray, sample_rate: float, max_offset
     n_s = max(1, int(0.00025 * sample_rate))  # envelope over 0.25 ms
     env = torch.nn.functional.avg_pool1d(h[None, None], 2 * n_s + 1, 1, n_s)[0, 0]
     peak = float(env.max())
-    if not peak > 0:
-        return 0
+    if not peak > 8 * float(env.median()):
+        return 0  # nothing stands out: the offset, if any, is beyond the range
     first = int(torch.nonzero(env >= 0.5 * peak)[0])
     # the local maximum that follows the first crossing
     stop = first
