@@ -91,9 +91,14 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {path}")
     check_outputs(outputs, inputs=[args.dry, args.wet])
+    if not any(part.strip() for part in args.chain.split("|")):
+        raise ValueError(
+            f'--chain names no processor: expected a preset or a chain such as "ParametricEQ '
+            f'| Compressor | Gain", got {args.chain!r}'
+        )
     probe_chain = load_chain(args.chain, 48_000.0)  # a bad preset or spec fails before reading
     if len(probe_chain) == 0:
-        raise ValueError(f"expected --chain to name at least one processor, got {args.chain!r}")
+        raise ValueError(f"--chain names no processor, got {args.chain!r}")
     pair = load_pair(args.dry, args.wet, max_offset_ms=args.max_offset_ms)
     rate = pair.sample_rate
     chain = load_chain(args.chain, float(rate))
