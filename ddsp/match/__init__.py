@@ -149,7 +149,7 @@ def match_chain(
     analysis: bool = True,
     crop_seconds: float = 1.0,
     crops: int = 1,
-    eval_crops: int = 3,
+    eval_crops: int = 2,
     loss: str = "spectral",
     seed: int = 0,
     progress: bool = True,

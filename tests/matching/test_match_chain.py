@@ -69,3 +69,14 @@ def test_the_gradient_phase_improves_on_the_analysis_and_never_ends_worse():
     got = gain_curve_db(levels, v["threshold_db"], v["ratio"], v["knee_db"])
     assert float((got - want).abs().max()) < 1.5
     assert abs(chain[1].parameter_values()["high_shelf_db"] - 4.0) < 1.0
+
+
+def test_a_compressor_that_never_engages_is_reported_undetermined_not_found():
+    dry = hits(1.5, channels=2, level_db=-30.0)
+    wet = run(ddsp.Chain([ddsp.Compressor(SR, threshold_db=-6.0), ddsp.Gain(SR, gain_db=3)]), dry)
+    chain = ddsp.presets.load_chain("Compressor | Gain", SR)
+    res = match_chain(chain, dry, wet, steps=3, eval_crops=2, progress=False)
+    status = {n: d.status for n, d in res.determination[0].items()}
+    assert status["threshold_db"] == status["ratio"] == "undetermined"
+    assert res.determination[1]["gain_db"].status == "determined"
+    assert abs(chain[1].parameter_values()["gain_db"] - 3.0) < 0.5
