@@ -1,0 +1,102 @@
+"""Analysis-based starts: each kind reads its parameters off the pair; undetermined and
+unused parameters are said to be so; new processors can bring their own."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+import ddsp
+from ddsp.match.initializers import (
+    INITIALIZERS,
+    Context,
+    Finding,
+    _freeverb_room,
+    initialise_chain,
+    initializer_for,
+    register_initializer,
+)
+from ddsp.match.objective import SpectralObjective
+
+from ._signals import SR, hits, run
+
+
+def _analyse(chain, dry, wet):
+    obj = SpectralObjective(dry, wet, crop=8192, context=4000)
+    ctx = Context(dry, wet, SR, chain, obj, obj.spread_starts(2))
+    return initialise_chain(ctx)
+
+
+def test_delay_time_feedback_and_mix_are_measured():
+    dry = hits(2.0)
+    wet = run(ddsp.Chain([ddsp.Delay(SR, delay_ms=123.4, feedback=0.45, mix=0.35)]), dry)
+    chain = ddsp.Chain([ddsp.Delay(SR)])
+    found = _analyse(chain, dry, wet)[0]
+    v = chain[0].parameter_values()
+    assert abs(v["delay_ms"] - 123.4) < 0.05  # under a sample
+    assert abs(v["feedback"] - 0.45) < 0.08 and abs(v["mix"] - 0.35) < 0.03
+    assert found["delay_ms"].how == "measured"
+
+
+def test_eq_bands_the_response_does_not_need_are_unused_and_flat():
+    dry = hits(2.0)
+    target = ddsp.ParametricEQ(SR, high_shelf_hz=3000.0, high_shelf_db=5.0)
+    wet = run(ddsp.Chain([target]), dry)
+    chain = ddsp.Chain([ddsp.ParametricEQ(SR, peak2_db=7.0)])
+    found = _analyse(chain, dry, wet)[0]
+    v = chain[0].parameter_values()
+    assert abs(v["high_shelf_db"] - 5.0) < 0.5
+    assert found["peak2_db"].how == "unused" and v["peak2_db"] == 0.0
+    assert all(abs(v[f"peak{i}_db"]) < 1.0 for i in (1, 2, 3))
+
+
+def test_a_compressor_that_never_engages_is_undetermined_and_leaves_the_audio_alone():
+    dry = hits(2.0, channels=2, level_db=-30.0)
+    wet = run(ddsp.Chain([ddsp.Compressor(SR, threshold_db=-6.0), ddsp.Gain(SR, gain_db=-4)]), dry)
+    chain = ddsp.Chain([ddsp.Compressor(SR, threshold_db=-40.0), ddsp.Gain(SR)])
+    found = _analyse(chain, dry, wet)
+    assert found[0]["threshold_db"].how == "undetermined"
+    assert found[0]["ratio"].how == "undetermined"
+    assert chain[0].parameter_values()["threshold_db"] == 0.0  # out of the way
+    assert abs(chain[1].parameter_values()["gain_db"] + 4.0) < 0.5
+
+
+def test_freeverb_room_size_follows_the_measured_decay():
+    from ddsp.match.analysis import decay_rt60
+
+    for room in (0.3, 0.7, 0.9):
+        proc = ddsp.Freeverb(44_100, room_size=room, damping=0.0, mix=1.0, width=1.0)
+        x = torch.zeros(1, 1, 3 * 44_100)
+        x[..., 0] = 1.0
+        with torch.no_grad():
+            ir = proc(x)[0].mean(0).double()
+        rt = decay_rt60(ir, 44_100)[0]
+        assert abs(_freeverb_room(rt) - room) < 0.05
+
+
+class _Fuzz(ddsp.Processor):
+    """A processor the library does not know: its initializer comes with it."""
+
+    specs: ClassVar = (ddsp.ParamSpec("amount", "", 0.0, 1.0, 0.5),)
+
+    def forward(self, x):
+        return x * (1 - self.amount)
+
+
+def test_a_new_processor_kind_registers_its_own_initializer():
+    @register_initializer(_Fuzz, stage="level", linear=True)
+    def _init(proc, index, ctx):
+        proc.amount = 0.25
+        return {"amount": Finding(0.25, "measured", "test")}
+
+    try:
+        assert initializer_for(_Fuzz(SR)).stage == 5
+        dry = hits(1.0)
+        chain = ddsp.Chain([_Fuzz(SR)])
+        found = _analyse(chain, dry, 0.75 * dry)
+        assert found[0]["amount"].how == "measured"
+        assert abs(chain[0].parameter_values()["amount"] - 0.25) < 1e-6
+    finally:
+        del INITIALIZERS[_Fuzz]
+        ddsp.PROCESSORS.pop("_Fuzz", None)
