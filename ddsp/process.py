@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from .errors import AudioFileError
+from .errors import AudioFileError, OutputError
 from .io import atomic_path, audio_format, check_audio_output, check_outputs
 from .presets import load_chain
 from .streaming import Stream
@@ -78,8 +78,8 @@ def process_file(
     module = load_chain(chain, float(rate))
     try:
         stream = Stream(module, channels=info.channels, batch=1)
-    except ValueError as e:
-        raise ValueError(f"{src.name}: {e}") from None
+    except ValueError as e:  # the command names the file
+        raise ValueError(str(e)) from None
     latency = stream.latency_samples
     extra = latency + int(round(tail_seconds * rate))
     peak = 0.0
@@ -109,7 +109,10 @@ def process_file(
                     y, skip = y[:, cut:], skip - cut
                 if y.size:
                     peak = max(peak, float(np.abs(y).max()))
-                    fout.write(y.T)
+                    try:
+                        fout.write(y.T)
+                    except (RuntimeError, sf.LibsndfileError) as e:  # e.g. a full disk
+                        raise OutputError(f"cannot write {dst}: {e}") from None
     return ProcessResult(dst, rate, out_subtype, peak, latency)
 
 

@@ -23,11 +23,17 @@ from .blocks.dynamics import DynamicsBlock
 from .blocks.effects import DistortionBlock, GainBlock, PannerBlock, StereoWidthBlock
 from .blocks.graph import ChainBlock, Connection, GraphBlock, GraphNodeBlock, Modulator, Tap
 from .blocks.linear import SectionsBlock, SVFBlock
+from .blocks.registry_delays import DELAY_BUILDERS
+from .blocks.registry_sources import MODULATED_BUILDERS, SOURCE_BUILDERS
 from .model import ExportedModel, Knob
 
 __all__ = ["BUILDERS", "MAX_KNOBS", "build_block", "export_model", "exportable", "resolve_knobs"]
 
 MAX_KNOBS = 4
+
+# inputs that hold several values per sample or frame (one per harmonic or band): a host's
+# channels carry one value each, so a voice's own nodes must compute them
+VECTOR_INPUTS = ("harmonic_distribution", "magnitudes")
 
 BUILDERS: dict[str, Callable[..., Block]] = {
     "Biquad": SectionsBlock,
@@ -40,6 +46,8 @@ BUILDERS: dict[str, Callable[..., Block]] = {
     "Distortion": DistortionBlock,
     "Panner": PannerBlock,
     "StereoWidth": StereoWidthBlock,
+    **DELAY_BUILDERS,
+    **SOURCE_BUILDERS,
 }
 
 
@@ -56,10 +64,15 @@ def build_block(
     knob_params: Sequence[str] = (),
     delay: int = 0,
     frame_size: int | None = None,
+    modulated: bool = False,
 ) -> Block:
-    """The block of one processor (``ExportError`` if it has none)."""
+    """The block of one processor (``ExportError`` if it has none); ``modulated``: its
+    controls arrive per sample (a voice's modulation), which filters designed once per
+    knob change cannot follow, so SVF and Biquad then run as time-varying scans."""
     name = type(proc).__name__
     builder = BUILDERS.get(name)
+    if modulated and name in MODULATED_BUILDERS:
+        builder = MODULATED_BUILDERS[name]
     if builder is None:
         raise ExportError(
             f"{name} cannot be exported: it has no inference path yet (exportable: "
@@ -240,6 +253,13 @@ def _voice(graph: Graph, block_size: int, knobs: list[Knob], frame_size: int | N
 
     for name, wiring in graph.wiring.items():
         proc = wiring.processor
+        for arg in VECTOR_INPUTS:
+            if any(s.startswith("$") for s in sources(wiring.inputs.get(arg))):
+                raise ExportError(
+                    f"{type(proc).__name__} ({name!r}): its {arg} holds one value per "
+                    "harmonic or band, which a host's channels (one value each) cannot "
+                    "carry; compute it with nodes of a voice (ddsp.Graph) and export the voice"
+                )
         srcs = [s for src in wiring.inputs.values() for s in sources(src)]
         srcs += [m.source for m in wiring.modulation.values()]
         for s in srcs:
@@ -249,6 +269,7 @@ def _voice(graph: Graph, block_size: int, knobs: list[Knob], frame_size: int | N
         lat_in = max((lat(s) for s in srcs), default=0)
         x_src = sources(wiring.inputs.get("x"))
         in_ch = max((channels.get(s, 1) for s in x_src), default=1)
+        controlled = set(wiring.modulation) | (set(wiring.inputs) & set(proc.spec_names()))
         block = build_block(
             proc,
             channels=in_ch,
@@ -256,6 +277,7 @@ def _voice(graph: Graph, block_size: int, knobs: list[Knob], frame_size: int | N
             knob_params=_params_for(knobs, name),
             delay=lat_in,
             frame_size=frame_size,
+            modulated=bool(controlled),
         )
 
         def tap(s: str, lat_in: int = lat_in) -> Tap:

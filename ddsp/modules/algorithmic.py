@@ -105,7 +105,7 @@ class FDNReverb(Processor):
 
     def stream_channels(self, channels: int) -> int:
         if channels not in (1, 2):
-            raise ValueError(f"expected 1 or 2 channels into FDNReverb, got {channels}")
+            raise ValueError(f"expected 1 or 2 channels into FDNReverb, got {channels} channels")
         return 2
 
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
@@ -166,7 +166,7 @@ class Freeverb(Processor):
 
     def stream_channels(self, channels: int) -> int:
         if channels not in (1, 2):
-            raise ValueError(f"expected 1 or 2 channels into Freeverb, got {channels}")
+            raise ValueError(f"expected 1 or 2 channels into Freeverb, got {channels} channels")
         return 2
 
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:

@@ -178,7 +178,7 @@ class Panner(Processor):
 
     def stream_channels(self, channels: int) -> int:
         if channels not in (1, 2):
-            raise ValueError(f"expected 1 or 2 channels into Panner, got {channels}")
+            raise ValueError(f"expected 1 or 2 channels into Panner, got {channels} channels")
         return 2
 
 
@@ -197,7 +197,7 @@ class StereoWidth(Processor):
 
     def stream_channels(self, channels: int) -> int:
         if channels != 2:
-            raise ValueError(f"expected 2 channels into StereoWidth, got {channels}")
+            raise ValueError(f"expected 2 channels into StereoWidth, got {channels} channels")
         return 2
 
 

@@ -171,10 +171,13 @@ class ChainNode:
     def __init__(self, chain: Chain, spec: dict[str, Any]) -> None:
         self.nodes: list[ProcessorNode] = []
         delay, channels = 0, spec["channels"]
-        for proc in chain:
+        for i, proc in enumerate(chain):
             if proc.is_source:
                 raise ValueError(f"{type(proc).__name__} is a source, not an effect for a chain")
-            node = ProcessorNode(proc, {**spec, "channels": channels}, delay=delay)
+            try:
+                node = ProcessorNode(proc, {**spec, "channels": channels}, delay=delay)
+            except ValueError as e:  # say which step refused the audio, as Chain does
+                raise ValueError(f"{type(proc).__name__} (chain step {i + 1}): {e}") from e
             self.nodes.append(node)
             delay += node.latency
             channels = node.out_channels

@@ -345,7 +345,46 @@ TRANSFER = [
     (["transfer", "{d}/run_empty", MONO, "{d}/empty"], ["folder", "empty"]),
 ]
 
+EXPORT_OUT = ["-o", "{d}/x.ts"]
+EXPORT = [
+    *_numbers(
+        ["export", "--chain", "Gain", *EXPORT_OUT],
+        "--block-size",
+        "[16, 65536]",
+        [*NUMBER, "0", "15", "2.5", "65537"],
+    ),
+    *_numbers(
+        ["export", "--chain", "Gain", *EXPORT_OUT],
+        "--sample-rate",
+        "[1000, 768000] Hz",
+        [*NUMBER, "0", "-48000", "999"],
+    ),
+    (["export", "--chain", "Gain"], ["--output"]),
+    (["export", *EXPORT_OUT], ["SOURCE", "--chain"]),
+    (["export", "vocal_chain", "--chain", "Gain", *EXPORT_OUT], ["SOURCE", "--chain"]),
+    (["export", "--chain", "Gain", "-o", "{d}/x.wav"], ["x.wav", ".nm", "--format"]),
+    (["export", "--chain", "Gain", *EXPORT_OUT, "--format", "vst"], ["--format", "neutone"]),
+    (["export", "--chain", "Gain", *EXPORT_OUT, "--channels", "3"], ["--channels"]),
+    (["export", "--chain", "Nope", *EXPORT_OUT], ["Nope"]),
+    (["export", "--chain", "Gain", *EXPORT_OUT, "--knob", "Gain.nope"], ["nope", "gain_db"]),
+    (["export", "--chain", "Gain | Gain", *EXPORT_OUT, "--knob", "Gain.gain_db"], ["Gain", "0"]),
+    (
+        ["export", "--chain", "Gain", *EXPORT_OUT] + ["--knob", "0.gain_db"] * 5,
+        ["at most 4 knobs"],
+    ),
+    (
+        ["export", "--chain", "Gain", *EXPORT_OUT, "--sample-rate", "44100"]
+        + ["--sample-rate", "48000"],
+        ["--sample-rate", "one sample rate"],
+    ),
+    (["export", "{d}/mono.wav", *EXPORT_OUT], ["mono.wav", "preset", "instrument"]),
+    (["export", "no_such_preset", *EXPORT_OUT], ["no_such_preset"]),
+    (["export", "{d}/empty", *EXPORT_OUT], ["empty"]),
+    (["export", "--chain", "Gain", "-o", "{d}/busy"], ["busy"]),
+]
+
 TABLES = {
+    "export": EXPORT,
     "process": PROCESS,
     "resynth": RESYNTH,
     "render": RENDER,
@@ -393,6 +432,11 @@ def test_prepare(d, capsys, argv, texts):
 
 @pytest.mark.parametrize("argv, texts", TRAIN, ids=_ids(TRAIN))
 def test_train(d, capsys, argv, texts):
+    _check(d, capsys, argv, texts)
+
+
+@pytest.mark.parametrize("argv, texts", EXPORT, ids=_ids(EXPORT))
+def test_export(d, capsys, argv, texts):
     _check(d, capsys, argv, texts)
 
 

@@ -20,6 +20,7 @@ import pytest
 import soundfile as sf
 
 import ddsp.io
+import ddsp.process
 from ddsp.cli import main
 from ddsp.errors import OutputError
 from tests.commands.test_bad_invocations import _controls
@@ -246,15 +247,17 @@ def test_a_failed_write_leaves_no_temporary_file(d, monkeypatch):
 
 
 def test_a_failed_command_leaves_no_temporary_file(d, capsys, monkeypatch):
-    def broken(file, *args, **kwargs):
-        Path(file).write_bytes(b"half a file")
+    written = []
+
+    def broken(self, data):  # `ddsp process` writes block by block: the first one fails
+        written.append(self.name)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ddsp.io.sf, "write", broken)
+    monkeypatch.setattr(ddsp.process.sf.SoundFile, "write", broken)
     argv = ["process", d / "in" / "a.wav", d / "out.wav", "--chain", "Gain"]
     assert main([str(a) for a in argv]) == 2
     assert "disk full" in capsys.readouterr().err
-    assert not (d / "out.wav").exists() and not _temporaries(d)
+    assert written and not (d / "out.wav").exists() and not _temporaries(d)
 
 
 def test_atomic_path_refuses_a_folder_and_leaves_nothing(d):
