@@ -156,7 +156,9 @@ class PingPongDelay(Processor):
 
     def stream_channels(self, channels: int) -> int:
         if channels not in (1, 2):
-            raise ValueError(f"expected 1 or 2 channels into PingPongDelay, got {channels} channels")
+            raise ValueError(
+                f"expected 1 or 2 channels into PingPongDelay, got {channels} channels"
+            )
         return 2
 
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:

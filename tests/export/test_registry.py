@@ -52,9 +52,10 @@ def test_every_effect_exports_and_matches_its_stream(name):
     proc = _build(name)
     channels = CHANNELS.get(name, 2)
     model = export_model(proc, block_size=128, channels=channels)
-    assert model.in_channels == channels and model.latency == Stream(
-        proc, channels=channels
-    ).latency_samples
+    assert (
+        model.in_channels == channels
+        and model.latency == Stream(proc, channels=channels).latency_samples
+    )
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(2, channels, sum(SIZES), generator=gen) * 0.5
     err = _run_both(proc, model, lambda p, n: (x[..., p : p + n], {}), channels)
