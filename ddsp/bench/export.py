@@ -9,6 +9,10 @@ through each in blocks, one thread, round by round in rotating order, and report
 median time per block. The library's own stream (numba fast paths, numpy blocks) is timed
 in this process on the same blocks, before the child runs.
 
+With ``--instrument violin`` the case is a shipped instrument's whole live pipeline
+(pitch tracking, loudness, decoder, synthesis, reverb; mono in, mono out) instead, fed a
+sung-like melody; its reference is the pipeline run eagerly in this process.
+
 Columns: microseconds per block, real-time factor (block duration / time per block) and
 the ratio to the library's stream.
 """
@@ -78,6 +82,11 @@ rows = []
 for case in spec["cases"]:
     block, channels = case["block"], case["channels"]
     audio = torch.randn(1, channels, n, generator=gen) * 0.1
+    if case.get("instrument"):
+        t = torch.arange(n, dtype=torch.float64) / spec["sr"]
+        hz = 330.0 * 2 ** (torch.floor(t * 4) % 5 / 12)
+        audio = (0.2 * torch.sin(2 * torch.pi * torch.cumsum(hz, 0) / spec["sr"])).float()
+        audio = audio.reshape(1, 1, n)
     if case["voice"]:
         t = torch.arange(n) / spec["sr"]
         audio = torch.stack([torch.full((n,), 220.0), ((t * 2) % 1 < 0.6).float()])[None]
@@ -106,7 +115,13 @@ print(json.dumps(rows))
 """
 
 
-def _export(folder: Path, formats: tuple[str, ...], blocks: tuple[int, ...], voice: bool) -> list:
+def _export(
+    folder: Path,
+    formats: tuple[str, ...],
+    blocks: tuple[int, ...],
+    voice: bool,
+    instrument: str | None = None,
+) -> list:
     import ddsp
     from ddsp.export import export_model
     from ddsp.export.formats import save
@@ -115,10 +130,20 @@ def _export(folder: Path, formats: tuple[str, ...], blocks: tuple[int, ...], voi
     sources = [("vocal_chain preset", "chains/vocal_chain")]
     if voice:
         sources.append(("harmonic_noise voice", "voices/harmonic_noise"))
+    if instrument:
+        from ddsp.live import load_instrument
+
+        sources = [(f"{instrument} instrument", instrument)]
     for name, preset in sources:
-        module = ddsp.load_preset(preset, sample_rate=SR)
+        if instrument:
+            inst = load_instrument(instrument)
+        else:
+            module = ddsp.load_preset(preset, sample_rate=SR)
         for block in blocks:
-            model = export_model(module, block_size=block)
+            if instrument:
+                model = inst.export_model(block_size=block, sample_rate=SR)
+            else:
+                model = export_model(module, block_size=block)
             files: dict[str, str] = {}
             for fmt in formats:
                 if fmt == "neutone" and model.input_names:
@@ -134,6 +159,7 @@ def _export(folder: Path, formats: tuple[str, ...], blocks: tuple[int, ...], voi
                 "name": name, "block": block, "channels": model.in_channels,
                 "voice": bool(model.input_names), "files": files,
                 "n_knobs": len(model.knob_names), "defaults": list(model.knob_defaults),
+                "instrument": instrument,
             })  # fmt: skip
     return cases
 
@@ -146,9 +172,12 @@ def _stream_times(cases: list, n: int, repeats: int) -> list[dict]:
     rows = []
     rng = np.random.default_rng(0)
     for case in cases:
+        block = case["block"]
+        if case.get("instrument"):
+            rows.append(_pipeline_time(case, n, repeats))
+            continue
         preset = "chains/vocal_chain" if not case["voice"] else "voices/harmonic_noise"
         module = ddsp.load_preset(preset, sample_rate=SR)
-        block = case["block"]
         if case["voice"]:
             stream = ddsp.Stream(module)
             t = torch.arange(n) / SR
@@ -178,6 +207,32 @@ def _stream_times(cases: list, n: int, repeats: int) -> list[dict]:
         rows.append({"case": case["name"], "block": block, "impl": "ddsp stream (numba)",
                      "us": statistics.median(times) / (n // block) * 1e6})  # fmt: skip
     return rows
+
+
+def _pipeline_time(case: dict, n: int, repeats: int) -> dict:
+    """An instrument's live pipeline run eagerly in this process (the library's path)."""
+    from ddsp.live import load_instrument
+
+    block = case["block"]
+    pipe = load_instrument(case["instrument"]).pipeline(sample_rate=SR, block_size=block)
+    t = torch.arange(n, dtype=torch.float64) / SR
+    hz = 330.0 * 2 ** (torch.floor(t * 4) % 5 / 12)
+    audio = (0.2 * torch.sin(2 * torch.pi * torch.cumsum(hz, 0) / SR)).float().reshape(1, 1, n)
+
+    def run() -> None:
+        pipe.reset()
+        with torch.no_grad():
+            for i in range(0, n - block + 1, block):
+                pipe(audio[..., i : i + block], {})
+
+    run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return {"case": case["name"], "block": block, "impl": "ddsp pipeline (eager)",
+            "us": statistics.median(times) / (n // block) * 1e6}  # fmt: skip
 
 
 def _print(rows: list[dict], seconds: float, repeats: int) -> None:
@@ -212,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blocks", type=int, nargs="+", default=list(BLOCKS))
     p.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     p.add_argument("--voice", action="store_true", help="also the harmonic_noise voice")
+    p.add_argument(
+        "--instrument", help="time a shipped instrument's live pipeline instead (e.g. violin)"
+    )
     args = p.parse_args(argv)
     if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
         env = dict(os.environ, OMP_WAIT_POLICY="passive")
@@ -219,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call([sys.executable, "-m", "ddsp.bench.export", *rest], env=env)
     n = int(args.seconds * SR)
     with tempfile.TemporaryDirectory() as tmp:
-        cases = _export(Path(tmp), tuple(args.formats), tuple(args.blocks), args.voice)
+        cases = _export(
+            Path(tmp), tuple(args.formats), tuple(args.blocks), args.voice, args.instrument
+        )
         rows = _stream_times(cases, n, args.repeats)
         spec = {"n": n, "repeats": args.repeats, "sr": SR, "cases": cases}
         out = subprocess.run(

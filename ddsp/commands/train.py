@@ -55,7 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="play a trained instrument with another recording's melody",
         description="Play a trained instrument with another recording's melody.",
     )
-    x.add_argument("run", type=Path, help="a run folder written by ddsp train")
+    x.add_argument(
+        "run", type=Path, help="a run folder written by ddsp train, or a shipped instrument: violin"
+    )
     x.add_argument("input", type=Path, help="audio whose melody and dynamics to play")
     x.add_argument("output", type=Path, help="audio file to write")
     x.add_argument(
@@ -66,6 +68,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=number(-60.0, 60.0, unit="dB"),
         default=None,
         help="dB (default: matched to the training set)",
+    )
+    x.add_argument(
+        "--stream",
+        action="store_true",
+        help="play through the live pipeline block by block, as the exported plugin does",
+    )
+    x.add_argument(
+        "--block-size",
+        type=whole(16, 1 << 16, unit="samples"),
+        default=512,
+        help="block size of --stream (default 512)",
     )
     x.set_defaults(handler=run_transfer)
 
@@ -122,7 +135,12 @@ def run_transfer(args: argparse.Namespace) -> int:
     check_outputs([args.output], inputs=[args.input])
     check_audio_output(args.output, "PCM_16")
     y, sr, info = transfer(
-        args.run, args.input, octaves=args.octaves, loudness_shift=args.loudness_shift
+        args.run,
+        args.input,
+        octaves=args.octaves,
+        loudness_shift=args.loudness_shift,
+        stream=args.stream,
+        block_size=args.block_size,
     )
     if info.get("input_channels", 1) > 1:
         print(
@@ -130,6 +148,9 @@ def run_transfer(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     write_audio(args.output, y[None], sr, "PCM_16")
-    print(json.dumps({"octaves": info["octaves"], "seconds": len(y) / sr, "sample_rate": sr}))
+    report = {"octaves": info["octaves"], "seconds": len(y) / sr, "sample_rate": sr}
+    if args.stream:
+        report.update(loudness_shift_db=round(info["loudness_shift_db"], 2), stream=True)
+    print(json.dumps(report))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

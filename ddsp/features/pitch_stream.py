@@ -179,14 +179,42 @@ class PitchTracker(torch.nn.Module):
         self, x: torch.Tensor, state: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Consume ``x`` (batch, n); return the frames finalised by it and the new state."""
+        hz, conf, count, new_state = self.slots(x, state, None)
+        if torch.jit.is_scripting():
+            k = int(count.item())
+        else:
+            k = count.item()
+            torch._check(k >= 0)
+            torch._check(k <= hz.shape[1])
+        return hz.narrow(1, 0, k), conf.narrow(1, 0, k), new_state
+
+    @torch.jit.export
+    def slots(
+        self,
+        x: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        count_in: Optional[torch.Tensor] = None,  # noqa: UP045 (TorchScript)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """As :meth:`forward`, with shapes that do not depend on the data: ``f0_hz`` and
+        ``confidence`` (batch, n // hop + 1) whose first ``count`` (1,) int64 slots are the
+        decided frames (the rest padding), and the new state. ``count_in`` (1,) int64: only
+        the first ``count_in`` samples of ``x`` are input (the rest padding; default all),
+        for a caller whose blocks vary in length (a decimated stream)."""
         if x.dim() != 2:
             raise ValueError(f"expected x of shape (batch, n), got {x.dim()} dimensions")
         n = x.shape[1]
         hop, g = self.hop, self.decoder_lag
         seen, done = state["n_samples"], state["n_frames"]
         signal = torch.cat([state["buffer"], x.to(state["buffer"].dtype)], 1)
+        if count_in is None:
+            given = torch.full_like(seen, n)
+            buffer = signal[:, signal.shape[1] - (self.length - 1) :]
+        else:
+            given = count_in.clamp(0, n)
+            keep = given + torch.arange(self.length - 1, device=x.device)
+            buffer = signal.index_select(1, keep)
         # frame j needs samples up to j * hop + window_lookahead: frames < ready are in
-        ready = torch.div(seen + n - 1 - self.window_lookahead, hop, rounding_mode="floor") + 1
+        ready = torch.div(seen + given - 1 - self.window_lookahead, hop, rounding_mode="floor") + 1
         ready = ready.clamp_min(0)
         slots = n // hop + 1  # most frames one block can complete (static per block size)
         j = done + torch.arange(slots, device=x.device)  # frame of each slot
@@ -278,15 +306,9 @@ class PitchTracker(torch.nn.Module):
         last = torch.where(count > 0, torch.gather(hz, 1, at)[:, 0], state["last_f0"])
         past = torch.gather(dec_v, 1, torch.cat([at + 1, at + 2], 1))
         past = torch.where(count > 0, past, state["past"])
-        if torch.jit.is_scripting():
-            k = int(count.item())
-        else:
-            k = count.item()
-            torch._check(k >= 0)
-            torch._check(k <= slots)
         new_state = {
-            "buffer": signal[:, signal.shape[1] - (self.length - 1) :],
-            "n_samples": seen + n,
+            "buffer": buffer,
+            "n_samples": seen + given,
             "n_frames": ready.clamp_min(done),
             "delta": delta,
             "q": q,
@@ -295,7 +317,7 @@ class PitchTracker(torch.nn.Module):
             "past": past,
             "last_f0": last,
         }
-        return hz.narrow(1, 0, k), conf.narrow(1, 0, k), new_state
+        return hz, conf, count, new_state
 
 
 def f0_stream(

@@ -49,6 +49,7 @@ class DecoderStep(nn.Module):
         self.n_bands = int(c.n_bands)
         self.size = int(c.gru)
         self.register_buffer("hidden", torch.zeros(1, 1, self.size))
+        self.requires_grad_(False)  # inference: a live model does not learn
 
     @torch.jit.export
     def allocate(self, batch: int) -> None:

@@ -63,6 +63,7 @@ class Instrument:
         from ..export.build import build_block
         from ..features.pitch_stream import PitchTracker
         from ..modules import ConvolutionReverb
+        from .decimate import Decimator, decimation_factor
         from .decoder import DecoderStep
         from .pipeline import LivePipeline
         from .tracker import TrackerBlock
@@ -73,7 +74,12 @@ class Instrument:
                 f"{self.name} was trained at {self.sample_rate} Hz; run it at that rate or "
                 f"higher (got {rate:g} Hz)"
             )
-        tracker = TrackerBlock(PitchTracker(rate, self.frame_rate))
+        hop = int(round(rate / self.frame_rate))
+        factor = decimation_factor(rate, self.sample_rate, hop)
+        analysis = PitchTracker(rate / factor, self.frame_rate)
+        if analysis.hop * factor != hop:  # the rounding of the two hops disagrees
+            factor, analysis = 1, PitchTracker(rate, self.frame_rate)
+        tracker = TrackerBlock(analysis)
         source = self.model.reverb
         reverb = ConvolutionReverb(rate, ir_seconds=source.ir.shape[0] / self.sample_rate,
                                    mix=float(source.mix.detach()))  # fmt: skip
@@ -89,6 +95,7 @@ class Instrument:
         return LivePipeline(
             DecoderStep(self.model),
             tracker,
+            Decimator(factor),
             reverb_block,
             sample_rate=rate,
             model_rate=self.sample_rate,

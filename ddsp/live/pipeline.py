@@ -4,12 +4,14 @@
                   -> loudness per frame (A-weighted) -+-> gate -> decoder (GRU state) ->
     harmonic + filtered noise (LiveSynth) -> reverb (partitioned convolution) -> output
 
-Everything runs at the host's sample rate (the model's own rate only shapes its masks,
+The synthesis runs at the host's sample rate (the model's own rate only shapes its masks,
 see :mod:`ddsp.live.synth`) on frames of ``hop = round(sample_rate / frame_rate)``
-samples: frame ``j`` belongs to input sample ``j * hop`` and is decided once the tracker's
-lookahead has arrived. Loudness uses a Hann window twice the tracker's lookahead, so it
-needs no more. The output lags the input by the tracker's latency plus one hop
-(``latency``). The gate: a frame is played only where the tracker's confidence reaches
+samples. The analysis runs on the input decimated to the rate nearest the model's
+(:mod:`ddsp.live.decimate`; 48 kHz: 16 kHz, as the model's training features were
+computed): frame ``j`` belongs to input sample ``j * hop`` and is decided once the
+decimator's and the tracker's lookahead have arrived. Loudness uses a Hann window twice
+the tracker's lookahead, so it needs no more. The output lags the input by those
+lookaheads plus one hop (``latency``). The gate: a frame is played only where the tracker's confidence reaches
 its gate and the loudness is above ``gate_db``; elsewhere the amplitude and the noise are
 zero, so silence, breath and background noise make no sound.
 
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 from ..export.blocks.base import Block, param
 from ..features.loudness import a_weighting_db
 from ..params import ParamSpec
+from .decimate import Decimator
 from .decoder import DecoderStep
 from .synth import LiveSynth
 
@@ -44,7 +47,9 @@ class LivePipeline(Block):
 
     Args:
         decoder: :class:`DecoderStep` of the trained model.
-        tracker: a :class:`~ddsp.live.tracker.TrackerBlock` at the host rate and frame rate.
+        tracker: a :class:`~ddsp.live.tracker.TrackerBlock` at the analysis rate
+            (``sample_rate / decimator.factor``) and the model's frame rate.
+        decimator: the :class:`~ddsp.live.decimate.Decimator` in front of the analysis.
         reverb: the reverb's block (or None), mono.
         sample_rate, model_rate: host and model Hz. n_harmonics, n_bands: model sizes.
         max_block: blocks longer than this are processed in pieces.
@@ -55,6 +60,7 @@ class LivePipeline(Block):
         self,
         decoder: DecoderStep,
         tracker: nn.Module,
+        decimator: Decimator,
         reverb: Block | None,
         *,
         sample_rate: float,
@@ -64,18 +70,23 @@ class LivePipeline(Block):
         defaults: dict[str, float],
         gate_db: float = GATE_DB,
     ) -> None:
-        self.hop = int(tracker.hop)
-        latency = int(tracker.latency_samples) + self.hop
+        factor = int(decimator.factor)
+        self.hop = int(tracker.hop) * factor  # host samples per frame
+        self.hop_a = int(tracker.hop)  # analysis samples per frame
+        lookahead = int(tracker.latency_samples) * factor + int(decimator.lookahead)
+        latency = lookahead + self.hop
         super().__init__("LivePipeline", in_channels, 1, latency)
         self.decoder = decoder
         self.tracker = tracker
+        self.decimator = decimator
         self.has_reverb = reverb is not None
         self.reverb = nn.ModuleList([] if reverb is None else [reverb])
         self.sample_rate = float(sample_rate)
         self.max_block = int(max_block)
         self.gate = float(tracker.gate)
         self.gate_db = float(gate_db)
-        self.lookahead = int(tracker.latency_samples)
+        self.lookahead = int(tracker.latency_samples)  # analysis samples
+        rate_a = float(sample_rate) / factor
         self.synth = LiveSynth(
             sample_rate=sample_rate,
             model_rate=model_rate,
@@ -88,13 +99,13 @@ class LivePipeline(Block):
         # loudness: Hann window of 2 * lookahead samples centred on each frame
         self.n_fft = max(16, 2 * self.lookahead)
         window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
-        freqs = torch.fft.rfftfreq(self.n_fft, 1.0 / sample_rate).double()
+        freqs = torch.fft.rfftfreq(self.n_fft, 1.0 / rate_a).double()
         weight = 10 ** (a_weighting_db(freqs) / 10)
         weight[1:-1] *= 2
         weight = weight / (self.n_fft * float(window.square().sum()))
         self.register_buffer("window", window.float())
         self.register_buffer("weight", weight.float())
-        self.keep = self.n_fft + self.lookahead + 2 * self.hop  # input samples remembered
+        self.keep = self.n_fft + self.lookahead + 2 * self.hop_a  # analysis samples kept
         for spec in KNOBS:
             value = defaults.get(spec.name, spec.default)
             self.register_buffer(spec.name, torch.tensor([[value]], dtype=torch.float32))
@@ -106,17 +117,18 @@ class LivePipeline(Block):
     def allocate(self, batch: int) -> None:
         self.batch = batch
         self.decoder.allocate(batch)
+        self.decimator.allocate(batch)
         self.tracker.allocate(batch)
         self.synth.allocate(batch)
         for block in self.reverb:
             block.allocate(batch)
         self.history = torch.zeros(batch, self.keep)
-        self.seen = torch.zeros(1, dtype=torch.int64)
+        self.seen.zero_()  # in place: TorchScript folds constant zeros() into one tensor
 
-    def _loudness(self, frames: Tensor, signal: Tensor) -> Tensor:
+    def _loudness(self, frames: Tensor, signal: Tensor, origin: Tensor) -> Tensor:
         """dB of the decided frames (frame index per slot in ``frames``); ``signal`` holds
-        input samples ``[seen - len, seen)``."""
-        start = frames * self.hop - self.n_fft // 2 - (self.seen - signal.shape[1])
+        analysis samples from ``origin`` on."""
+        start = frames * self.hop_a - self.n_fft // 2 - origin
         index = start[:, None] + torch.arange(self.n_fft)
         inside = (index >= 0) & (index < signal.shape[1])
         windows = signal[:, index.clamp(0, signal.shape[1] - 1)] * inside.float()
@@ -127,12 +139,14 @@ class LivePipeline(Block):
     def _piece(self, mono: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         batch, n = mono.shape[0], mono.shape[1]
         decided_before = self.synth.decided.clone()
-        hz, conf, count = self.tracker(mono)
-        signal = torch.cat([self.history, mono], 1)
-        self.seen.add_(n)
-        self.history.copy_(signal[:, signal.shape[1] - self.keep :])
+        low, given = self.decimator(mono)
+        hz, conf, count = self.tracker(low, given)
+        signal = torch.cat([self.history, low], 1)  # real up to keep + given
+        origin = self.seen - self.keep
+        self.seen.add_(given)
+        self.history.copy_(signal.index_select(1, given + torch.arange(self.keep)))
         frames = decided_before + torch.arange(hz.shape[1])
-        loud = self._loudness(frames, signal)
+        loud = self._loudness(frames, signal, origin)
         shift = param(inputs, "pitch_shift_st", self.pitch_shift_st)
         offset = param(inputs, "loudness_offset_db", self.loudness_offset_db)
         f0 = hz * torch.pow(2.0, shift / 12.0)

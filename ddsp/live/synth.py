@@ -19,33 +19,16 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..export.blocks.sources import _seed_key, white_noise_block
+
 __all__ = ["LiveSynth", "frame_noise"]
 
-_M32 = 0xFFFFFFFF
 
-
-def _mul32(x: Tensor, c: int) -> Tensor:
-    # 32-bit wrap-around multiply on int64 values: split the constant so nothing overflows
-    lo = (x * (c & 0xFFFF)) & _M32
-    hi = ((x * (c >> 16)) & 0xFFFF) << 16
-    return (lo + hi) & _M32
-
-
-def _hash32(x: Tensor) -> Tensor:
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = _mul32(x, 0x846CA68B)
-    return x ^ (x >> 16)
-
-
-def frame_noise(counter: Tensor, row: Tensor, seed: int) -> Tensor:
-    """Uniform noise in [-1, 1) from a hash of (seed, row, counter): ``counter`` and
-    ``row`` are int64 tensors that broadcast; the same values give the same noise in any
-    block split."""
-    key = _hash32(torch.full_like(row, (seed & _M32) ^ 0x9E3779B9))
-    h = _hash32((_hash32(row ^ key) + counter) & _M32)
-    return (h >> 8).to(torch.float32) * (2.0 / (1 << 24)) - 1.0
+def frame_noise(key: Tensor, rows: Tensor, counter: Tensor) -> Tensor:
+    """White noise in [-1, 1) at sample ``counter`` of signal ``rows`` (int64, broadcast),
+    the library's counter-based sequence (:func:`ddsp.functional.white_noise`): the same
+    samples in any block split."""
+    return white_noise_block(key, rows, counter).to(torch.float32)
 
 
 class LiveSynth(nn.Module):
@@ -97,6 +80,7 @@ class LiveSynth(nn.Module):
         self.span = self.hop + self.ir_size - 1
         self.n_fft = 1 << (self.span - 1).bit_length()
         self.register_buffer("harmonics", torch.arange(1, n_harmonics + 1, dtype=torch.float64))
+        self.register_buffer("key", torch.tensor(_seed_key(seed), dtype=torch.int64))
         self._zeros(1)
 
     def _zeros(self, batch: int) -> None:
@@ -115,8 +99,8 @@ class LiveSynth(nn.Module):
         self.f0 = torch.zeros(batch, r)
         self.amps = torch.zeros(batch, r, h)
         self.irs = torch.zeros(batch, r, self.ir_size)
-        self.decided = torch.zeros(1, dtype=torch.int64)
-        self.played = torch.zeros(1, dtype=torch.int64)
+        self.decided.zero_()  # in place: TorchScript folds constant zeros() into one tensor
+        self.played.zero_()
         self.phase = torch.zeros(batch, dtype=torch.float64)
         self.pending = torch.zeros(batch, self.span)
 
@@ -179,7 +163,7 @@ class LiveSynth(nn.Module):
         valid = (j * hop < start + n) & (j >= 0)
         counter = j[:, None] * hop + torch.arange(hop)  # (slots, hop) sample counters
         rows = torch.arange(batch)[:, None, None]
-        white = frame_noise(counter[None], rows.expand(batch, slots, hop), self.seed)
+        white = frame_noise(self.key, rows, counter[None])
         irs = self.irs[:, (j - oldest).clamp(0, r - 1)] * valid.float()[None, :, None]
         grains = torch.fft.irfft(
             torch.fft.rfft(white, self.n_fft) * torch.fft.rfft(irs, self.n_fft), self.n_fft

@@ -222,7 +222,7 @@ RENDER = [
 PAIR = ["{d}/mono.wav", "{d}/stereo.wav", "--chain", "Gain", "-o", "{d}/fit.toml"]
 MATCH = [
     *_numbers(["match", *PAIR], "--seconds", "(0, 86400] s", [*NUMBER, "0", "-1", "86401"]),
-    *_numbers(["match", *PAIR], "--steps", "[1, 1e+07]", [*NUMBER, "0", "-5", "7.9", "true"]),
+    *_numbers(["match", *PAIR], "--steps", "[0, 1e+07]", [*NUMBER, "-1", "-5", "7.9", "true"]),
     *_numbers(["match", *PAIR], "--lr", "(0, 10]", [*NUMBER, "0", "-1", "11"]),
     (["match", *PAIR, "--loss", "l3"], ["--loss", "'l3'"]),
     (["match", "{d}/mono.wav", "{d}/stereo.wav", "--chain", "Gain"], ["-o/--out"]),

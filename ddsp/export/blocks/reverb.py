@@ -155,7 +155,9 @@ class _Level(nn.Module):
             slot = torch.remainder(count, self.parts)
             ring = ring.index_copy(1, slot, self._window(previous, chunk))
             count = count + 1
-            return chunk.clone(), ring, self._tail(ring, count), count
+            # fresh tensors: both branches must return the same layout (offset 0)
+            tail = self._tail(ring, count).clone(memory_format=torch.contiguous_format)
+            return chunk.clone(), ring, tail, count
 
         def wait(previous, chunk, ring, tail, count):
             return previous.clone(), ring.clone(), tail.clone(), count.clone()

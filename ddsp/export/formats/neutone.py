@@ -303,6 +303,8 @@ def save_neutone(
         if check:
             host = load_neutone(tmp)
             what = f"the Neutone file for {type(model).__name__}"
+            # at its native rate and block size (resampling scales the delay it reports)
+            host.configure(host.native_sample_rate, info.block_size)
             if host.model_latency != info.latency:
                 raise ExportError(f"{what} reports {host.model_latency} samples of latency")
             check_blocks(fresh_copy(model), host, info, what=what)
