@@ -11,9 +11,9 @@ samples. The analysis runs on the input decimated to the rate nearest the model'
 computed): frame ``j`` belongs to input sample ``j * hop`` and is decided once the
 decimator's and the tracker's lookahead have arrived. Loudness uses a Hann window twice
 the tracker's lookahead, so it needs no more. The output lags the input by those
-lookaheads plus one hop (``latency``). The gate: a frame is played only where the tracker's confidence reaches
-its gate and the loudness is above ``gate_db``; elsewhere the amplitude and the noise are
-zero, so silence, breath and background noise make no sound.
+lookaheads plus one hop (``latency``). The gate: a frame is played only where the
+tracker's confidence reaches its gate and the loudness is above ``gate_db``; elsewhere the
+amplitude and the noise are zero, so silence, breath and background noise make no sound.
 
 Knobs (``inputs``, ``(1, 1)``): ``pitch_shift_st`` (semitones), ``loudness_offset_db``,
 ``balance`` (0: harmonic only, 0.5: both at full level, 1: noise only) and ``mix`` (the
