@@ -319,9 +319,16 @@ def fit_dynamics(
 
     start, knee = best[1], best[1]["knee_db"]
     x0 = [math.log(start[n]) if n in logs else start[n] for n in names]
-    v, s_best = _nelder_mead(lambda v: score(unpack(v, knee))[0], x0, [3.0, 0.3, 0.7, 0.7])
-    if s_best < best[0]:
-        best = (s_best, unpack(v, knee))
+    # a simplex shrinks onto a ridge of this coupled score well before a minimum: restart it
+    # from its best point with a full-sized simplex while that still gains
+    for _ in range(4):
+        v, s_best = _nelder_mead(lambda v: score(unpack(v, knee))[0], x0, [3.0, 0.3, 0.7, 0.7])
+        gained = s_best < best[0] - 0.01 * best[0]
+        if s_best < best[0]:
+            best = (s_best, unpack(v, knee))
+        if not gained:
+            break
+        x0 = v
     search("knee_db", [0.0, 3.0, 6.0, 12.0])
     rms, offset, engaged = score(best[1])
     return DynamicsFit(**best[1], offset_db=offset, rms_db=rms, engaged=engaged)

@@ -395,6 +395,19 @@ def _wet_energy(proc: Processor, seconds: float, sample_rate: float) -> float:
     return float(y.square().sum() / y.shape[1])
 
 
+def _search_reverb(proc: Processor, size: str, sizes: list[float], ctx: Context):
+    """No decay stands out of the response (a compressor before the reverb modulates the
+    gain with the signal, and the linear estimate's floor buries the tail): search the mix
+    and the size on the loss, as for a delay without a clear echo."""
+    why = "no decaying tail in the response"
+    out = {"mix": search(proc, "mix", [0.0, 0.1, 0.2, 0.3, 0.45], ctx, why)}
+    if out["mix"].value > 0.0:
+        out[size] = search(proc, size, sizes, ctx, why)
+        m = out["mix"].value
+        out["mix"] = search(proc, "mix", [m * f for f in (0.7, 1.0, 1.4)], ctx, why)
+    return out
+
+
 @register_initializer(NoiseReverb, stage="structure", linear=True)
 @register_initializer(FDNReverb, stage="structure", linear=True)
 def _init_decay_reverb(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
@@ -445,7 +458,7 @@ def _freeverb_damping(rt60_s: float, rt60_high_s: float, freq_hz: float, sample_
 def _init_freeverb(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
     t = _tail(ctx)
     if t is None:
-        return {"mix": _set(proc, "mix", 0.0, "measured", "no decaying tail found")}
+        return _search_reverb(proc, "room_size", [0.3, 0.5, 0.7, 0.85], ctx)
     out = {}
     if not math.isnan(t.rt60_high_s) and t.rt60_high_s < t.rt60_s:
         d = _freeverb_damping(t.rt60_s, t.rt60_high_s, 5000.0, ctx.sample_rate)
@@ -500,8 +513,11 @@ def _spectral_target(proc: Processor, index: int, ctx: Context):
     for g in ctx.gains.values():
         calm = (g.amin(0) > 10 ** (-0.25 / 20))[: ref.shape[-1]]
         quiet = calm if quiet is None else quiet & calm
-    if quiet is None and ctx.pending_dynamics(index):
-        quiet = _quiet_samples(ref, ctx.sample_rate)
+    # the modelled gain is a model: a small error of it near the knee still colours the low
+    # bands (their analysis frames are long), so keep to the quietest frames as well
+    if quiet is not None or ctx.pending_dynamics(index):
+        q = _quiet_samples(ref, ctx.sample_rate)
+        quiet = q if quiet is None else quiet & q
     target, coh, level = transfer_db(ref, ctx.wet, ctx.sample_rate, freqs, frames=quiet)
     # trust a frequency as far as the estimate explains the wet energy there (coherence),
     # and not at all where the reference is 90 dB below its loudest band (numerical floor)
