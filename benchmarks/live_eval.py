@@ -170,9 +170,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{delay:>9.0f} {host.latency:>8d}")  # fmt: skip
         dry = _knobs(model, {**defaults, "mix": 0.0})  # a reverb tail would hide the step
         steps = _pitch_step_delays(host, args.block, dry, rate)
-        print(f"pitch steps: output behind input by {np.median(steps):.0f} samples (median "
-              f"of {len(steps)} steps, 1 ms frames; min {min(steps):.0f}, max {max(steps):.0f})"
-              f"; declared {host.latency}")
+        print(
+            f"pitch steps: output behind input by {np.median(steps):.0f} samples (median "
+            f"of {len(steps)} steps, 1 ms frames; min {min(steps):.0f}, max {max(steps):.0f})"
+            f"; declared {host.latency}"
+        )
         gen = np.random.default_rng(0)
         for name, x in (("silence", np.zeros(2 * rate, np.float32)),
                         ("noise -40 dBFS", (gen.standard_normal(2 * rate) * 0.01).astype(

@@ -75,7 +75,7 @@ def pt2(path, block, channels, n_knobs, defaults):
 def aoti(path, block, channels, n_knobs, defaults):
     runner = torch._inductor.aoti_load_package(path)
     knobs = torch.tensor(defaults, dtype=torch.float32)
-    return (lambda x: runner(x, knobs)), (lambda: None)
+    return (lambda x: runner(x.contiguous(), knobs)), (lambda: None)  # dense memory only
 
 LOADERS = {"neutone": neutone, "nn_tilde": nn_tilde, "pt2": pt2, "pt2 (AOTInductor)": aoti}
 rows = []

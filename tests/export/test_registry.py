@@ -86,3 +86,29 @@ def test_a_processor_without_an_inference_path_is_named(monkeypatch):
     monkeypatch.delitem(build.BUILDERS, "Gain")
     with pytest.raises(ExportError, match="Gain cannot be exported.*exportable: "):
         export_model(ddsp.Chain([ddsp.Gain(16_000)]), block_size=64)
+
+
+VOICES = ("saw_lead", "pluck", "fm_bell", "pwm_pad", "noise_hit", "harmonic_noise")
+
+
+@pytest.mark.parametrize("name", VOICES)
+def test_every_shipped_voice_exports_and_plays_its_stream_when_scripted(name):
+    voice = ddsp.load_preset(f"voices/{name}", sample_rate=16_000)
+    model = export_model(voice, block_size=128)
+    scripted = torch.jit.script(model)
+    stream = Stream(voice, automation="step")
+    total = sum(SIZES)
+    t = torch.arange(total) / 16_000
+    signals = {"f0_hz": (220.0 * 2 ** (torch.floor(t * 8) % 3 / 12))[None],
+               "gate": ((t * 8) % 1 < 0.6).float()[None]}  # fmt: skip
+    assert set(model.input_names) <= set(signals)
+    pos, err = 0, 0.0
+    for n in SIZES:
+        inputs = {k: signals[k][:, pos : pos + n] for k in model.input_names}
+        with torch.no_grad():
+            want = stream.process(None, n_samples=n, **inputs)
+            x = torch.stack([inputs[k] for k in model.input_names], 1)
+            got = scripted(x, torch.zeros(0))
+        err = max(err, max_rel_err(got, want if want.dim() == 3 else want[:, None]))
+        pos += n
+    assert err < TOL

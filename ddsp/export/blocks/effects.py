@@ -33,7 +33,7 @@ def _constant(value: float) -> Tensor:
 
 
 class GainBlock(Block):
-    """``Gain``: ``x * 10^(gain_db / 20)``, times ``inputs["envelope"] (batch, n)`` if given."""
+    """``Gain``: ``x * 10^(gain_db / 20)``, times ``inputs["envelope"] (batch, [1,] n)`` if given."""
 
     def __init__(self, proc, channels: int, block_size: int, knob_params: list[str]) -> None:
         values = _check_knobs(proc, knob_params)
@@ -43,8 +43,9 @@ class GainBlock(Block):
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         db = _per_sample(param(inputs, "gain_db", self.gain_db))
         y = x * torch.pow(10.0, db / 20.0).to(x.dtype)
-        if "envelope" in inputs:
-            y = y * inputs["envelope"][:, None, :].to(x.dtype)
+        if "envelope" in inputs:  # (batch, n), or (batch, 1, n) from an envelope's block
+            env = inputs["envelope"]
+            y = y * env.reshape(env.shape[0], 1, env.shape[-1]).to(x.dtype)
         return y
 
 

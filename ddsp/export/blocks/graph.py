@@ -49,6 +49,8 @@ class Tap(nn.Module):
     """One source of an input: a graph input (``$name``) or a node, delayed by ``gap``
     samples (a FIFO carried between blocks)."""
 
+    shape: list[int]  # TorchScript cannot infer the type of an empty list
+
     def __init__(self, source: str, gap: int, shape: list[int]) -> None:
         super().__init__()
         self.source = source
@@ -114,8 +116,10 @@ class Modulator(nn.Module):
 
     def forward(self, values: dict[str, Tensor], own: dict[str, Tensor]) -> Tensor:
         base = self.map.normalized(param(own, self.parameter, self.base))
-        u = (base + self.amount * self.tap(values)).clamp(0.0, 1.0)
-        return self.map(u)
+        source = self.tap(values)  # (batch, n) or a one-channel (batch, 1, n) envelope/LFO
+        source = source.reshape(source.shape[0], source.shape[-1])
+        u = (base + self.amount * source).clamp(0.0, 1.0)
+        return self.map(u)  # (batch, n)
 
 
 class GraphNodeBlock(nn.Module):

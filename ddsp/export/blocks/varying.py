@@ -38,7 +38,9 @@ __all__ = ["VaryingSVFBlock", "VaryingBiquadBlock", "PhaserBlock", "TremoloBlock
 
 
 def _rows(v: Tensor, batch: int, channels: int, n: int) -> Tensor:
-    """A control ``(1, 1)`` or ``(batch, n)`` as ``(batch * channels, n)`` rows."""
+    """A control ``(1, 1)`` or ``(batch, [1,] n)`` (a voice's modulation, one channel) as
+    ``(batch * channels, n)`` rows."""
+    v = v.reshape(v.shape[0], v.shape[-1])
     return v[:, None, :].expand(batch, channels, n).reshape(batch * channels, n)
 
 

@@ -6,6 +6,8 @@ Both run with torch alone, no ddsp: ``torch.export.load(FILE.pt2).module()`` in 
 loader (``torch::inductor::AOTIModelPackageLoader``) inside a native host. Either is
 called as ``program(x, knobs)`` with ``x (batch, in_channels, block_size)`` float32 and
 ``knobs (K,)`` float32 in [0, 1], and returns ``(batch, out_channels, block_size)``.
+The AOTInductor package reads its inputs as dense memory: pass contiguous tensors (a
+slice of a longer signal is strided and would be misread; :class:`Pt2Host` copies it).
 
 **Batch and block size are fixed at export** (``batch=``, default 1, and the model's
 ``block_size``): the programs refuse other shapes. The state (filter memories, delay lines)
@@ -193,6 +195,8 @@ class Pt2Host:
     def __call__(self, x: Tensor, knobs: Tensor | None = None) -> Tensor:
         if knobs is None:
             knobs = torch.tensor(self.meta["knob_defaults"], dtype=torch.float32)
+        if self.aoti:  # an AOTInductor package reads dense memory: a strided view is misread
+            x = x.contiguous()
         with torch.no_grad():
             return self.program(x, knobs)
 
