@@ -33,7 +33,7 @@ def _constant(value: float) -> Tensor:
 
 
 class GainBlock(Block):
-    """``Gain``: ``x * 10^(gain_db / 20)``, times ``inputs["envelope"] (batch, [1,] n)`` if given."""
+    """``Gain``: ``x * 10^(gain_db / 20)``, times ``inputs["envelope"] (batch, [1,] n)``."""
 
     def __init__(self, proc, channels: int, block_size: int, knob_params: list[str]) -> None:
         values = _check_knobs(proc, knob_params)
