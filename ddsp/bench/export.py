@@ -198,15 +198,20 @@ def _stream_times(cases: list, n: int, repeats: int) -> list[dict]:
                 for i in range(0, n - block + 1, block):
                     stream.process(audio[:, i : i + block])
 
-        run()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - t0)
         rows.append({"case": case["name"], "block": block, "impl": "ddsp stream (numba)",
-                     "us": statistics.median(times) / (n // block) * 1e6})  # fmt: skip
+                     "us": _per_block_us(run, repeats, n // block)})  # fmt: skip
     return rows
+
+
+def _per_block_us(run, repeats: int, blocks: int) -> float:
+    """Median over ``repeats`` timed calls of ``run`` (after one warm-up), per block, µs."""
+    run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / blocks * 1e6
 
 
 def _pipeline_time(case: dict, n: int, repeats: int) -> dict:
@@ -225,14 +230,8 @@ def _pipeline_time(case: dict, n: int, repeats: int) -> dict:
             for i in range(0, n - block + 1, block):
                 pipe(audio[..., i : i + block], {})
 
-    run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
     return {"case": case["name"], "block": block, "impl": "ddsp pipeline (eager)",
-            "us": statistics.median(times) / (n // block) * 1e6}  # fmt: skip
+            "us": _per_block_us(run, repeats, n // block)}  # fmt: skip
 
 
 def _print(rows: list[dict], seconds: float, repeats: int) -> None:
