@@ -143,7 +143,7 @@ def _observe(
     is_min = (mid < left) & (mid <= right) & live
     # periodicity of the compressed, band-limited spectrum: autocorrelation of the
     # windowed frame divided by the window's (an unbiased estimate, 1 for a period)
-    power = torch.fft.rfft(frames * window, n_fft).abs().square()
+    power = torch.view_as_real(torch.fft.rfft(frames * window, n_fft)).square().sum(-1)
     acf = torch.fft.irfft(power.pow(compression) * band, n_fft)[..., : tau_max + 2]
     acf = acf / (acf[..., :1] + 1e-30) / window_acf
     # the compressed peak may sit a lag beside the minimum of d'

@@ -287,10 +287,8 @@ class PitchTracker(torch.nn.Module):
         path_v = torch.stack(best_v, 1)[:, pick]
         # confidence: median of 5 over two earlier decided frames, the frame and two ahead
         dec_v = torch.cat([state["past"], path_v[:, :, 0]], 1)  # (batch, 2 + slots)
-        around = torch.stack(
-            [dec_v[:, :-2], dec_v[:, 1:-1], path_v[:, :, 0], path_v[:, :, 1], path_v[:, :, 2]], -1
-        )
-        conf = around.median(-1).values
+        conf = _median5(dec_v[:, :-2], dec_v[:, 1:-1], path_v[:, :, 0], path_v[:, :, 1],
+                        path_v[:, :, 2])  # fmt: skip
         voiced = conf >= self.gate
         ahead = path_v[:, :, 1:] >= self.gate  # the first voiced frame within the lookahead
         nearest = ahead.to(torch.int64).argmax(-1, keepdim=True) + 1
@@ -318,6 +316,15 @@ class PitchTracker(torch.nn.Module):
             "last_f0": last,
         }
         return hz, conf, count, new_state
+
+
+def _median5(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor,
+             e: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """The median of five tensors, element by element, by min/max alone (the same value
+    as ``torch.median`` over a stacked axis; pointwise, so compilers fuse it)."""
+    f = torch.maximum(torch.minimum(a, b), torch.minimum(c, d))  # not the lowest of a..d
+    g = torch.minimum(torch.maximum(a, b), torch.maximum(c, d))  # not the highest
+    return torch.maximum(torch.minimum(e, f), torch.minimum(torch.maximum(e, f), g))
 
 
 def f0_stream(

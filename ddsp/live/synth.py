@@ -72,11 +72,20 @@ class LiveSynth(nn.Module):
         interp = torch.zeros(n_bands, bins, dtype=torch.float64)
         interp[lo, torch.arange(bins)] += (1 - w) * inside
         interp[hi, torch.arange(bins)] += w * inside
-        self.register_buffer("interp", (interp * math.sqrt(ratio)).float())
         self.ir_size = self.n_fft_ir + 1
-        self.register_buffer(
-            "ir_window", torch.hann_window(self.ir_size + 2, periodic=False)[1:-1].float()
-        )
+        # band magnitudes -> linear-phase FIR in one product: the zero-phase inverse real
+        # DFT of the host-grid magnitudes, rolled to the centre, repeated at the end, windowed
+        n = self.n_fft_ir
+        t = (torch.arange(self.ir_size, dtype=torch.float64) - n // 2) % n
+        k = torch.arange(bins, dtype=torch.float64)
+        weight = torch.full((bins,), 2.0, dtype=torch.float64)
+        weight[0] = 1.0
+        if n % 2 == 0:
+            weight[-1] = 1.0
+        idft = weight[:, None] * torch.cos(2 * math.pi * k[:, None] * t[None, :] / n) / n
+        window = torch.hann_window(self.ir_size + 2, periodic=False, dtype=torch.float64)[1:-1]
+        basis = (interp * math.sqrt(ratio)) @ (idft * window)  # (n_bands, ir_size)
+        self.register_buffer("basis", basis.float())
         self.span = self.hop + self.ir_size - 1
         self.n_fft = 1 << (self.span - 1).bit_length()
         self.register_buffer("harmonics", torch.arange(1, n_harmonics + 1, dtype=torch.float64))
@@ -105,12 +114,9 @@ class LiveSynth(nn.Module):
         self.pending = torch.zeros(batch, self.span)
 
     def _impulse_responses(self, noise: Tensor) -> Tensor:
-        """Band magnitudes ``(B, k, n_bands)`` -> linear-phase FIRs on the host grid."""
-        mags = torch.matmul(noise, self.interp)
-        ir = torch.fft.irfft(mags, n=self.n_fft_ir)
-        ir = torch.roll(ir, self.n_fft_ir // 2, dims=-1)
-        ir = torch.cat([ir, ir[..., :1]], -1)
-        return ir * self.ir_window
+        """Band magnitudes ``(B, k, n_bands)`` -> linear-phase FIRs ``(B, k, ir_size)`` on
+        the host grid (see ``basis``)."""
+        return torch.matmul(noise, self.basis)
 
     @torch.jit.export
     def push(

@@ -289,3 +289,13 @@ def test_breathy_onsets_have_no_octave_jumps(pitch, levels_db):
     first = int(voiced.to(torch.int64).argmax())
     steps = _cents(hz[0, first + 1 :], hz[0, first:-1]).abs()
     assert steps.max() < 600  # from the first voiced frame on: no octave jump
+
+
+def test_the_median_of_five_by_min_and_max_is_torchs_median():
+    from ddsp.features.pitch_stream import _median5
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(20_000, 5, generator=gen)
+    x[::3, 1] = x[::3, 4]  # ties
+    x[::5] = torch.round(x[::5] * 2) / 2  # many equal values
+    assert torch.equal(_median5(*x.unbind(1)), x.median(1).values)
