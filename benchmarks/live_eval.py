@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"{'input':<8} {'shift':>6} {'offset':>7} {'f0 err':>8} {'<50c':>6} "
-            f"{'loud r':>7} {'onsets':>6} {'delay':>7} {'declared':>8}"
+            f"{'loud r':>7} {'onset delay':>9} {'declared':>8}"
         )
         for name, (program, seed, seconds, lo, hi, n0, n1) in MELODIES.items():
             notes = random_melody(seed, seconds, lo, hi, min_note=n0, max_note=n1)
