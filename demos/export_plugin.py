@@ -76,7 +76,7 @@ def _export_and_play(name, module, x, formats, out: Path, knobs=(), **inputs) ->
             host = load(path)
             y = _stream(host, feed)
             err = float((y - want).abs().max())
-            wav = path.with_suffix(".wav") if fmt != "pt2" else Path(str(path) + ".wav")
+            wav = path.with_name(path.name + ".wav")  # vocal_chain.nm.wav, ...
             audio = y[0].numpy().T
             peak = float(np.abs(audio).max())
             sf.write(wav, audio / max(peak, 1.0), SR)
