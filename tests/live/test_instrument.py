@@ -3,6 +3,8 @@ commands that play them (``ddsp transfer --stream``, ``ddsp export RUN``)."""
 
 from __future__ import annotations
 
+import io
+import lzma
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import torch
 from ddsp.cli import main
 from ddsp.errors import CheckpointError
 from ddsp.live import INSTRUMENTS, load_instrument, save_instrument
-from ddsp.live.instrument import _from_bytes
+from ddsp.live.instrument import INSTRUMENT_FILE, _from_bytes
 from ddsp.training.checkpoints import save_checkpoint
 from tests.live.test_pipeline import SR, melody, play, tiny
 
@@ -34,8 +36,10 @@ def _run_folder(root: Path, rate: int = SR) -> Path:
 
 def test_an_instrument_file_is_float16_plain_data_and_plays_like_the_model(tmp_path):
     inst = tiny()
-    path = save_instrument(inst.model, {"sample_rate": SR, "frame_rate": 250.0}, tmp_path / "i.pt")
-    data = torch.load(path, weights_only=True)
+    path = save_instrument(
+        inst.model, {"sample_rate": SR, "frame_rate": 250.0}, tmp_path / "i.pt.xz"
+    )
+    data = torch.load(io.BytesIO(lzma.decompress(path.read_bytes())), weights_only=True)
     assert {v.dtype for v in data["model"].values()} == {torch.float16}
     again = _from_bytes(path.read_bytes(), str(path), "again")
     x = melody(0.5)
@@ -43,7 +47,9 @@ def test_an_instrument_file_is_float16_plain_data_and_plays_like_the_model(tmp_p
     assert float((a - b).abs().max()) < 2e-2 * max(float(a.abs().max()), 1e-3)
 
 
-@pytest.mark.parametrize("damage", [b"", b"not a torch file", b"\x80\x04K\x01."])
+@pytest.mark.parametrize(
+    "damage", [b"", b"not a torch file", b"\x80\x04K\x01.", b"\xfd7zXZ\x00 cut short"]
+)
 def test_a_damaged_instrument_file_is_a_clear_error(damage):
     with pytest.raises(CheckpointError, match="instrument"):
         _from_bytes(damage, "the instrument file x.pt", "x")
@@ -51,8 +57,8 @@ def test_a_damaged_instrument_file_is_a_clear_error(damage):
 
 def test_the_shipped_violin_is_small_and_documented():
     folder = resources.files("ddsp.instruments").joinpath("violin")
-    size = len(folder.joinpath("instrument.pt").read_bytes())
-    assert size <= 5 * 1024 * 1024
+    size = len(folder.joinpath(INSTRUMENT_FILE).read_bytes())
+    assert size <= 2 * 1024 * 1024  # small enough to ship in the repository
     for name in ("README.md", "config.toml", "train_command.sh", "val_loss.csv", "val_loss.png"):
         assert folder.joinpath(name).is_file(), name
     violin = load_instrument("violin")

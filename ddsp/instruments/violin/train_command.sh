@@ -47,5 +47,5 @@ run = Path(sys.argv[1]) / "run"
 inst = load_instrument(run)
 state = {"sample_rate": inst.sample_rate, "frame_rate": inst.frame_rate,
          "statistics": inst.statistics}
-save_instrument(inst.model, state, Path(sys.argv[1]) / "instrument.pt")
+save_instrument(inst.model, state, Path(sys.argv[1]) / "instrument.pt.xz")
 PY
