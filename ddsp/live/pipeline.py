@@ -23,7 +23,7 @@ reverb's wet level).
 import torch
 from torch import Tensor, nn
 
-from ..export.blocks.base import Block, param
+from ..export.blocks.base import Block, constant, param
 from ..features.loudness import a_weighting_db
 from ..params import ParamSpec
 from .decimate import Decimator
@@ -108,7 +108,7 @@ class LivePipeline(Block):
         self.keep = self.n_fft + self.lookahead + 2 * self.hop_a  # analysis samples kept
         for spec in KNOBS:
             value = defaults.get(spec.name, spec.default)
-            self.register_buffer(spec.name, torch.tensor([[value]], dtype=torch.float32))
+            self.register_buffer(spec.name, constant(value))
         self.register_buffer("history", torch.zeros(1, self.keep))
         self.register_buffer("seen", torch.zeros(1, dtype=torch.int64))
         self.allocate(1)

@@ -29,7 +29,7 @@ from ...functional.algorithmic import (
     _WET_SCALE,
     _freeverb_lengths,
 )
-from .base import Block, ExportError, param, values_of
+from .base import Block, ExportError, constant, knob_values, param, per_sample
 from .delays import DelayLine
 
 __all__ = ["FDNBlock", "FreeverbBlock", "Network", "one_pole"]
@@ -55,14 +55,6 @@ def _last(v: Tensor) -> Tensor:
     the library holds a ramped one): ``(1 or batch, 1)``."""
     v = v.reshape(v.shape[0], -1)
     return v[:, v.shape[1] - 1 :]
-
-
-def _per_sample(v: Tensor) -> Tensor:
-    return v.reshape(v.shape[0], 1, v.shape[-1])
-
-
-def _constant(value: float) -> Tensor:
-    return torch.tensor([[value]], dtype=torch.float32)
 
 
 class Network(nn.Module):
@@ -121,10 +113,7 @@ class Network(nn.Module):
 
 def _check(proc, channels: int, knob_params: list[str]) -> dict[str, float]:
     name = type(proc).__name__
-    values = values_of(proc)
-    unknown = [k for k in knob_params if k not in values]
-    if unknown:
-        raise ExportError(f"{name} has no parameter(s) {unknown}")
+    values = knob_values(proc, knob_params)
     if channels not in (1, 2):
         raise ExportError(f"{name} takes 1 or 2 channels, got {channels}")
     return values
@@ -149,7 +138,7 @@ class FDNBlock(Block):
         self.register_buffer("taps", gout.to(torch.float64))
         self.register_buffer("lengths", torch.tensor(proc.delays, dtype=torch.float64))
         for key in ("rt60_s", "high_rt60_ratio", "pre_delay_ms", "mix"):
-            self.register_buffer(key, _constant(values[key]))
+            self.register_buffer(key, constant(values[key]))
         self.network = Network([list(proc.delays)], 1)
         self.register_buffer("fifo", torch.zeros(1, self.fifo_length, dtype=torch.float64))
 
@@ -188,7 +177,7 @@ class FDNBlock(Block):
             p.to(torch.float64)[:, :, None],
         )
         wet = torch.matmul(self.taps, a)  # (batch, 2, n)
-        mx = _per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
+        mx = per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
         y = (1.0 - mx) * u.expand(batch, 2, n) + mx * wet
         return y.to(x.dtype)
 
@@ -215,7 +204,7 @@ class FreeverbBlock(Block):
         self.shortest = [min(pair) for pair in pairs]
         self.register_buffer("allpass_feedback", torch.full((1, 1), 0.5, dtype=torch.float64))
         for key in ("room_size", "damping", "width", "mix"):
-            self.register_buffer(key, _constant(values[key]))
+            self.register_buffer(key, constant(values[key]))
 
     @torch.jit.export
     def allocate(self, batch: int) -> None:
@@ -251,10 +240,10 @@ class FreeverbBlock(Block):
             )
             i += 1
         wet = y.reshape(batch, 2, n) * self.wet_scale
-        w = _per_sample(param(inputs, "width", self.width)).to(torch.float64)
+        w = per_sample(param(inputs, "width", self.width)).to(torch.float64)
         left, right = wet[:, 0:1], wet[:, 1:2]
         wet1, wet2 = (1 + w) / 2, (1 - w) / 2
         wet = torch.cat([wet1 * left + wet2 * right, wet1 * right + wet2 * left], 1)
-        mx = _per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
+        mx = per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
         y = (1.0 - mx) * u.expand(batch, 2, n) + mx * wet
         return y.to(x.dtype)

@@ -59,6 +59,26 @@ def values_of(proc: Any) -> dict[str, float]:
     return {s.name: float(getattr(proc, s.name).detach()) for s in proc.specs}
 
 
+def knob_values(proc: Any, knob_params: list[str]) -> dict[str, float]:
+    """:func:`values_of`, after checking that every knob names a parameter of ``proc``
+    (``ExportError`` naming the processor otherwise)."""
+    values = values_of(proc)
+    unknown = [k for k in knob_params if k not in values]
+    if unknown:
+        raise ExportError(f"{type(proc).__name__} has no parameter(s) {unknown}")
+    return values
+
+
+def constant(value: float) -> Tensor:
+    """An export-time value as a ``(1, 1)`` float32 buffer."""
+    return torch.tensor([[value]], dtype=torch.float32)
+
+
+def per_sample(v: Tensor) -> Tensor:
+    """A control ``(1, 1)`` or ``(batch, [1,] n)`` as ``(batch or 1, 1, n or 1)``."""
+    return v.reshape(v.shape[0], 1, v.shape[-1])
+
+
 def param(inputs: dict[str, Tensor], name: str, default: Tensor) -> Tensor:
     """``inputs[name]`` when given (a knob or a modulation), else the export-time value."""
     if name in inputs:

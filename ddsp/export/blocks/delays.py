@@ -29,26 +29,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .base import Block, ExportError, param, values_of
+from .base import Block, ExportError, constant, knob_values, param, per_sample
 
 __all__ = ["DelayBlock", "ChorusBlock", "DelayLine"]
-
-
-def _per_sample(v: Tensor) -> Tensor:
-    """A control ``(1, 1)`` or ``(batch, n)`` as ``(batch or 1, 1, n or 1)``."""
-    return v.reshape(v.shape[0], 1, v.shape[-1])
-
-
-def _constant(value: float) -> Tensor:
-    return torch.tensor([[value]], dtype=torch.float32)
-
-
-def _check_knobs(proc, knob_params: list[str]) -> dict[str, float]:
-    values = values_of(proc)
-    unknown = [k for k in knob_params if k not in values]
-    if unknown:
-        raise ExportError(f"{type(proc).__name__} has no parameter(s) {unknown}")
-    return values
 
 
 def _ring_length(longest_ms: float, sample_rate: float) -> int:
@@ -173,7 +156,7 @@ class DelayBlock(_LineBlock):
 
     def __init__(self, proc, channels: int, block_size: int, knob_params: list[str]) -> None:
         name = type(proc).__name__
-        values = _check_knobs(proc, knob_params)
+        values = knob_values(proc, knob_params)
         self.ping_pong = name == "PingPongDelay"
         if self.ping_pong and channels not in (1, 2):
             raise ExportError(f"PingPongDelay takes 1 or 2 channels, got {channels}")
@@ -192,7 +175,7 @@ class DelayBlock(_LineBlock):
         self.export_delay_ms = float(values["delay_ms"])
         self.has_feedback = values["feedback"] != 0.0 or "feedback" in knob_params
         for key in ("delay_ms", "feedback", "mix"):
-            self.register_buffer(key, _constant(values[key]))
+            self.register_buffer(key, constant(values[key]))
 
     @torch.jit.export
     def allocate(self, batch: int) -> None:
@@ -203,10 +186,10 @@ class DelayBlock(_LineBlock):
         if n == 0:
             return x.new_zeros(batch, self.out_channels, 0)
         lines = self.lines
-        d = _per_sample(param(inputs, "delay_ms", self.delay_ms)).to(x.dtype) * self.ms
+        d = per_sample(param(inputs, "delay_ms", self.delay_ms)).to(x.dtype) * self.ms
         d = _rows(d.to(torch.float64), batch, lines)
-        fb = _per_sample(param(inputs, "feedback", self.feedback)).to(torch.float64)
-        m = _per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
+        fb = per_sample(param(inputs, "feedback", self.feedback)).to(torch.float64)
+        m = per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
         u = x.to(torch.float64)
         if self.ping_pong:
             left = u[:, 0:1]
@@ -236,7 +219,7 @@ class ChorusBlock(_LineBlock):
         self, proc, channels: int, block_size: int, knob_params: list[str], delay: int = 0
     ) -> None:
         name = type(proc).__name__
-        values = _check_knobs(proc, knob_params)
+        values = knob_values(proc, knob_params)
         centre, depth = proc.spec("centre_ms"), proc.spec("depth_ms")
         sr = float(proc.sample_rate)
         super().__init__(
@@ -249,7 +232,7 @@ class ChorusBlock(_LineBlock):
         self.export_depth_ms = float(values["depth_ms"])
         self.has_feedback = values["feedback"] != 0.0 or "feedback" in knob_params
         for key in ("rate_hz", "depth_ms", "centre_ms", "feedback", "mix"):
-            self.register_buffer(key, _constant(values[key]))
+            self.register_buffer(key, constant(values[key]))
         # the stream's start phase: the LFO starts ``delay`` samples back (at the export rate)
         self.start_phase = (-values["rate_hz"] * int(delay) / sr) % 1.0
         self.register_buffer("phase", torch.full((1, 1), self.start_phase, dtype=torch.float64))
@@ -264,7 +247,7 @@ class ChorusBlock(_LineBlock):
         if n == 0:
             return x
         # the LFO as :func:`ddsp.functional._controls.lfo_phase` runs it
-        rate = _per_sample(param(inputs, "rate_hz", self.rate_hz)).to(x.dtype)
+        rate = per_sample(param(inputs, "rate_hz", self.rate_hz)).to(x.dtype)
         rate = rate.to(torch.float64)
         # one phase for all signals unless a modulation gives each its own rate
         p0 = (self.phase[:1] if rate.shape[0] == 1 else self.phase)[:, :, None]
@@ -278,13 +261,13 @@ class ChorusBlock(_LineBlock):
             end = p0 + inc.sum(-1, keepdim=True)
         self.phase.copy_(torch.remainder(end, 1.0).reshape(-1, 1).expand(batch, 1))
         wave = torch.sin(2 * math.pi * cycles).to(x.dtype)
-        centre = _per_sample(param(inputs, "centre_ms", self.centre_ms)).to(x.dtype)
-        depth = _per_sample(param(inputs, "depth_ms", self.depth_ms)).to(x.dtype)
+        centre = per_sample(param(inputs, "centre_ms", self.centre_ms)).to(x.dtype)
+        depth = per_sample(param(inputs, "depth_ms", self.depth_ms)).to(x.dtype)
         d = (centre + depth * wave) * self.ms  # in x's dtype, as the library computes it
         d = _rows(d.to(torch.float64), batch, channels)
-        fb = _per_sample(param(inputs, "feedback", self.feedback)).to(torch.float64)
+        fb = per_sample(param(inputs, "feedback", self.feedback)).to(torch.float64)
         fb = _rows(fb, batch, channels)
-        m = _per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
+        m = per_sample(param(inputs, "mix", self.mix)).to(torch.float64)
         feedback = self.has_feedback or "feedback" in inputs
         centre_min = self.min_centre_ms if "centre_ms" in inputs else self.export_centre_ms
         depth_max = self.max_depth_ms if "depth_ms" in inputs else self.export_depth_ms

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ...functional.dynamics import _FLOOR
-from .base import Block, ExportError, param, values_of
+from .base import Block, knob_values, param
 
 __all__ = ["DynamicsBlock", "first_order", "attack_release"]
 
@@ -89,10 +89,7 @@ class DynamicsBlock(Block):
 
     def __init__(self, proc, channels: int, block_size: int, knob_params: list[str]) -> None:
         name = type(proc).__name__
-        values = values_of(proc)
-        unknown = [k for k in knob_params if k not in values]
-        if unknown:
-            raise ExportError(f"{name} has no parameter(s) {unknown}")
+        values = knob_values(proc, knob_params)
         super().__init__(name, channels, channels)
         self.knob_params = list(knob_params)
         self.compress = name != "Expander"

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ...functional.filters import SVF_MODES, rbj_coefficients
 from ...modules.filters import NYQUIST_MARGIN, SVF, Section
-from .base import Block, ExportError, param, values_of
+from .base import Block, knob_values, param
 
 __all__ = ["LinearBlock", "SectionsBlock", "SVFBlock", "cascade_state_space", "sub_block_matrices"]
 
@@ -191,7 +191,7 @@ class SectionsBlock(LinearBlock):
 
     def __init__(self, proc, channels: int, block_size: int, knob_params: list[str]) -> None:
         sections: list[Section] = proc.sections()
-        values = values_of(proc)
+        values = knob_values(proc, knob_params)
 
         def column(i: int) -> Tensor:
             return torch.tensor(
@@ -199,9 +199,6 @@ class SectionsBlock(LinearBlock):
                 dtype=torch.float64,
             )
 
-        unknown = [k for k in knob_params if k not in values]
-        if unknown:
-            raise ExportError(f"{type(proc).__name__} has no parameter(s) {unknown}")
         fc, q, gain = column(1), column(2), column(3)
         super().__init__(
             type(proc).__name__, channels, 2 * len(sections) + 2, _length_for(block_size),
@@ -247,10 +244,7 @@ class SVFBlock(LinearBlock):
     knob_params: list[str]
 
     def __init__(self, proc: SVF, channels: int, block_size: int, knob_params: list[str]) -> None:
-        values = values_of(proc)
-        unknown = [k for k in knob_params if k not in values]
-        if unknown:
-            raise ExportError(f"SVF has no parameter(s) {unknown}")
+        values = knob_values(proc, knob_params)
         super().__init__("SVF", channels, 2, _length_for(block_size), knob_params)
         self.sample_rate = float(proc.sample_rate)
         self.nyquist = NYQUIST_MARGIN * self.sample_rate

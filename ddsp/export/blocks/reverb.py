@@ -31,7 +31,7 @@ state (after ``allocate`` or ``reset``).
 import torch
 from torch import Tensor, nn
 
-from .base import Block, ExportError, param, values_of
+from .base import Block, ExportError, constant, knob_values, param
 
 __all__ = ["ConvolutionBlock", "LARGEST", "head_size", "level_sizes"]
 
@@ -200,10 +200,7 @@ class ConvolutionBlock(Block):
         precision: torch.dtype = torch.float64,
     ) -> None:
         name = type(proc).__name__
-        values = values_of(proc)
-        unknown = [k for k in knob_params if k not in values]
-        if unknown:
-            raise ExportError(f"{name} has no parameter(s) {unknown}")
+        values = knob_values(proc, knob_params)
         fixed = [k for k in knob_params if k != "mix"]
         if fixed:
             raise ExportError(
@@ -226,7 +223,7 @@ class ConvolutionBlock(Block):
         self.head_nfft = _fft_size(block_size + p - 1)
         self.register_buffer("head_spectrum", torch.fft.rfft(self.head, self.head_nfft))
         self.levels = nn.ModuleList([_Level(ir, q, k) for q, k in level_sizes(length, p)])
-        self.register_buffer("mix", torch.tensor([[values["mix"]]], dtype=torch.float32))
+        self.register_buffer("mix", constant(values["mix"]))
         self.register_buffer("history", torch.zeros(channels, p - 1, dtype=precision))
         self.allocate(1)
 

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from ...functional.noise import _hash32
 from ...functional.oscillators import _blamp, _blep, _decimator, oscillator_latency
-from .base import Block, ExportError, param, values_of
+from .base import Block, ExportError, knob_values, param
 from .scan import doubling, export_steps, fixed_doubling, running_phase
 
 __all__ = [
@@ -67,10 +67,7 @@ class ParamBlock(Block):
         block_size: int,
     ) -> None:
         name = type(proc).__name__
-        values = values_of(proc)
-        unknown = [k for k in knob_params if k not in values]
-        if unknown:
-            raise ExportError(f"{name} has no parameter(s) {unknown}")
+        values = knob_values(proc, knob_params)
         super().__init__(name, in_channels, out_channels, latency)
         self.knob_params = list(knob_params)
         self.sample_rate = float(proc.sample_rate)
