@@ -207,6 +207,17 @@ def _table_line(r: dict, base: dict, audio_seconds: float) -> str:
     return line
 
 
+def rerun_passive(module: str, argv: list[str] | None) -> int | None:
+    """Run ``python -m module argv`` again with ``OMP_WAIT_POLICY=passive`` unless it is
+    set (OpenMP reads it once at start-up; idle threads otherwise spin and distort peer
+    timings): that run's exit code, or None when this process already has it."""
+    if os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive":
+        return None
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    rest = argv if argv is not None else sys.argv[1:]
+    return subprocess.call([sys.executable, "-m", module, *rest], env=env)
+
+
 def bench_main(
     suite: str,
     module: str,
@@ -224,11 +235,9 @@ def bench_main(
     p.add_argument("--memory", action="store_true", help="also measure peak memory (subprocesses)")
     p.add_argument("--json", help="write the rows to this JSON file")
     args = p.parse_args(argv)
-    if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
-        # OpenMP reads this once at start-up: rerun ourselves with it set.
-        env = dict(os.environ, OMP_WAIT_POLICY="passive")
-        rest = argv if argv is not None else sys.argv[1:]
-        return subprocess.call([sys.executable, "-m", module, *rest], env=env)
+    rerun = rerun_passive(module, argv)
+    if rerun is not None:
+        return rerun
     rows = run(
         suite, module, cases, args.batch, args.seconds, args.sample_rate, args.repeats, args.memory
     )

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._harness import rerun_passive
+
 __all__ = ["main"]
 
 SR = 48_000
@@ -270,10 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         "--instrument", help="time a shipped instrument's live pipeline instead (e.g. violin)"
     )
     args = p.parse_args(argv)
-    if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
-        env = dict(os.environ, OMP_WAIT_POLICY="passive")
-        rest = argv if argv is not None else sys.argv[1:]
-        return subprocess.call([sys.executable, "-m", "ddsp.bench.export", *rest], env=env)
+    rerun = rerun_passive("ddsp.bench.export", argv)
+    if rerun is not None:
+        return rerun
     n = int(args.seconds * SR)
     with tempfile.TemporaryDirectory() as tmp:
         cases = _export(

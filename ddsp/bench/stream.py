@@ -18,13 +18,13 @@ import argparse
 import importlib.util
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from ._harness import rerun_passive
 
 __all__ = ["main"]
 
@@ -162,10 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--blocks", type=int, nargs="+", default=list(BLOCKS))
     args = p.parse_args(argv)
-    if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
-        env = dict(os.environ, OMP_WAIT_POLICY="passive")
-        rest = argv if argv is not None else sys.argv[1:]
-        return subprocess.call([sys.executable, "-m", "ddsp.bench.stream", *rest], env=env)
+    rerun = rerun_passive("ddsp.bench.stream", argv)
+    if rerun is not None:
+        return rerun
     rows = run(args.seconds, args.repeats, tuple(args.blocks))
     _print(rows, args.seconds, args.repeats)
     return 0
