@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["db_to_amp", "amp_to_db", "hz_to_midi", "midi_to_hz", "ms_to_coef"]
+__all__ = ["db_to_amp", "amp_to_db", "hz_to_midi", "hz_to_midi_tensor", "midi_to_hz", "ms_to_coef"]
 
 Number = float | torch.Tensor
 
@@ -27,8 +27,13 @@ def amp_to_db(amp: Number, floor_db: float = -200.0) -> Number:
 def hz_to_midi(hz: Number) -> Number:
     """Frequency in Hz to MIDI note number (A4 = 440 Hz = 69)."""
     if isinstance(hz, torch.Tensor):
-        return 69.0 + 12.0 * torch.log2(hz / 440.0)
+        return hz_to_midi_tensor(hz)
     return 69.0 + 12.0 * math.log2(hz / 440.0)
+
+
+def hz_to_midi_tensor(hz: torch.Tensor) -> torch.Tensor:
+    """:func:`hz_to_midi` of a tensor, scriptable (TorchScript cannot take the union)."""
+    return 69.0 + 12.0 * torch.log2(hz / 440.0)
 
 
 def midi_to_hz(midi: Number) -> Number:

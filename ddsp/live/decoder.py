@@ -7,19 +7,15 @@ exactly; scriptable and exportable.
 """
 
 import copy
-import math
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ExportError
+from ..params import exp_sigmoid
+from ..training.model import scale_f0, scale_loudness
 
 __all__ = ["DecoderStep"]
-
-
-def _exp_sigmoid(x: Tensor) -> Tensor:
-    """:func:`ddsp.params.exp_sigmoid` with its defaults (exponent 10, max 2, 1e-7)."""
-    return 2.0 * torch.sigmoid(x) ** math.log(10.0) + 1e-7
 
 
 class DecoderStep(nn.Module):
@@ -62,16 +58,15 @@ class DecoderStep(nn.Module):
             empty = f0_hz.new_zeros(f0_hz.shape[0], 0, 1)
             harmonics = empty.expand(-1, -1, self.n_harmonics)
             return f0_hz, harmonics, empty.expand(-1, -1, self.n_bands)
-        midi = 69.0 + 12.0 * torch.log2(f0_hz.clamp_min(1e-3) / 440.0)
-        f = (midi / 127.0).clamp(0.0, 1.0)[..., None]
-        ld = ((loudness_db + 80.0) / 80.0).clamp(0.0, 1.5)[..., None]
+        f = scale_f0(f0_hz)[..., None]  # the training model's input maps
+        ld = scale_loudness(loudness_db)[..., None]
         streams = torch.cat([self.f0_mlp(f), self.loud_mlp(ld)], -1)
         h, _ = self.gru(streams, self.hidden)
         at = (count - 1).clamp(0, h.shape[1] - 1)
         last = torch.index_select(h, 1, at).transpose(0, 1)  # (1, B, size)
         self.hidden.copy_(torch.where(count > 0, last, self.hidden))
         out = self.dense(self.out_mlp(torch.cat([h, f, ld], -1)))
-        amplitude = _exp_sigmoid(out[..., 0])
-        distribution = _exp_sigmoid(out[..., 1 : 1 + self.n_harmonics])
-        noise = _exp_sigmoid(out[..., 1 + self.n_harmonics :] - 5.0)
+        amplitude = exp_sigmoid(out[..., 0])
+        distribution = exp_sigmoid(out[..., 1 : 1 + self.n_harmonics])
+        noise = exp_sigmoid(out[..., 1 + self.n_harmonics :] - 5.0)
         return amplitude, distribution, noise

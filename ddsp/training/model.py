@@ -19,7 +19,7 @@ from torch import nn
 
 from ..modules import Chain, ConvolutionReverb, FilteredNoise, Harmonic
 from ..params import exp_sigmoid
-from ..units import hz_to_midi
+from ..units import hz_to_midi_tensor
 
 __all__ = ["ModelConfig", "Autoencoder", "scale_f0", "scale_loudness"]
 
@@ -42,8 +42,8 @@ class ModelConfig:
 
 
 def scale_f0(f0_hz: torch.Tensor) -> torch.Tensor:
-    """f0 to [0, 1]: MIDI pitch / 127."""
-    return (hz_to_midi(f0_hz.clamp_min(1e-3)) / 127).clamp(0, 1)
+    """f0 to [0, 1]: MIDI pitch / 127 (scriptable: the live decoder calls it too)."""
+    return (hz_to_midi_tensor(f0_hz.clamp_min(1e-3)) / 127).clamp(0, 1)
 
 
 def scale_loudness(db: torch.Tensor) -> torch.Tensor:
