@@ -110,7 +110,6 @@ class LivePipeline(Block):
             value = defaults.get(spec.name, spec.default)
             self.register_buffer(spec.name, constant(value))
         self.register_buffer("history", torch.zeros(1, self.keep))
-        self.register_buffer("seen", torch.zeros(1, dtype=torch.int64))
         self.allocate(1)
 
     @torch.jit.export
@@ -123,7 +122,6 @@ class LivePipeline(Block):
         for block in self.reverb:
             block.allocate(batch)
         self.history = torch.zeros(batch, self.keep)
-        self.seen.zero_()  # in place: TorchScript folds constant zeros() into one tensor
 
     def _loudness(self, frames: Tensor, signal: Tensor, origin: Tensor) -> Tensor:
         """dB of the decided frames (frame index per slot in ``frames``); ``signal`` holds
@@ -139,11 +137,10 @@ class LivePipeline(Block):
     def _piece(self, mono: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         batch, n = mono.shape[0], mono.shape[1]
         decided_before = self.synth.decided.clone()
+        origin = self.decimator.made - self.keep  # analysis sample at history[0]
         low, given = self.decimator(mono)
         hz, conf, count = self.tracker(low, given)
         signal = torch.cat([self.history, low], 1)  # real up to keep + given
-        origin = self.seen - self.keep
-        self.seen.add_(given)
         self.history.copy_(signal.index_select(1, given + torch.arange(self.keep)))
         frames = decided_before + torch.arange(hz.shape[1])
         loud = self._loudness(frames, signal, origin)
