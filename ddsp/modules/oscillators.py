@@ -37,7 +37,32 @@ def _f0(inputs: dict[str, Any], n: int) -> torch.Tensor:
     return f0
 
 
-class Oscillator(Processor):
+def _with_channel(out: Any, state: Any) -> tuple:
+    """A functional oscillator's result as ``((batch, 1, n), new state or None)``."""
+    return (out[:, None], None) if state is None else (out[0][:, None], out[1])
+
+
+class _F0Source(Processor):
+    """A source driven by ``f0_hz`` alone: subclasses render with ``_render(f0_hz, n,
+    controls, state)`` and stream one state tensor, ``stream_state()[_state_key]``."""
+
+    is_source = True
+    stream_inputs = ("f0_hz",)
+    per_sample_inputs = ("f0_hz",)
+    _state_key: ClassVar[str] = "phase"
+
+    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
+        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
+
+    def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
+        raise NotImplementedError
+
+    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
+        y, new = self._render(_f0(inputs, n), n, controls, state[self._state_key])
+        return y, {self._state_key: new}
+
+
+class Oscillator(_F0Source):
     """Band-limited saw, square, pulse or triangle (see :func:`ddsp.functional.oscillator`).
 
     Shape: ``f0_hz (batch, frames)`` -> ``(batch, 1, n_samples)``.
@@ -52,9 +77,6 @@ class Oscillator(Processor):
         super().__init__(sample_rate, **values)
         self.shape = shape
 
-    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
-        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
-
     def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
         out = oscillator(
             f0_hz,
@@ -66,13 +88,11 @@ class Oscillator(Processor):
             state=state,
             return_state=state is not None,
         )
-        return (out[:, None], None) if state is None else (out[0][:, None], out[1])
+        return _with_channel(out, state)
 
     # streaming: f0_hz (batch, n) per sample or (batch, 1) per block; the decimation
     # filter is centred, so the stream lags by half of it (32 samples at 4x oversampling)
-    is_source = True
-    stream_inputs = ("f0_hz",)
-    per_sample_inputs = ("f0_hz",)
+    _state_key = "osc"
 
     def stream_latency(self, frame_size: int | None = None) -> int:
         return oscillator_latency()
@@ -80,15 +100,11 @@ class Oscillator(Processor):
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
         return {"osc": oscillator_state(batch, dtype=dtype, device=device)}
 
-    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
-        y, osc = self._render(_f0(inputs, n), n, controls, state["osc"])
-        return y, {"osc": osc}
-
     def options(self) -> dict[str, Any]:
         return {"shape": self.shape}
 
 
-class FM(Processor):
+class FM(_F0Source):
     """Two-operator FM voice (see :func:`ddsp.functional.fm`).
 
     Shape: ``f0_hz (batch, frames)`` -> ``(batch, 1, n_samples)``.
@@ -96,9 +112,6 @@ class FM(Processor):
     """
 
     specs: ClassVar[tuple[ParamSpec, ...]] = (RATIO, INDEX, GAIN)
-
-    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
-        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
 
     def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
         out = fm(
@@ -111,21 +124,15 @@ class FM(Processor):
             state=state,
             return_state=state is not None,
         )
-        return (out[:, None], None) if state is None else (out[0][:, None], out[1])
+        return _with_channel(out, state)
 
-    is_source = True
-    stream_inputs = ("f0_hz",)
-    per_sample_inputs = ("f0_hz",)
+    _state_key = "phases"
 
     def stream_state(self, batch: int, channels: int, *, device, **_: Any) -> dict:
         return {"phases": torch.zeros(batch, 2, dtype=torch.float64, device=device)}
 
-    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
-        y, phases = self._render(_f0(inputs, n), n, controls, state["phases"])
-        return y, {"phases": phases}
 
-
-class Wavetable(Processor):
+class Wavetable(_F0Source):
     """Wavetable oscillator with a learnable single-cycle table (initially a sine).
 
     Shape: ``f0_hz (batch, frames)`` -> ``(batch, 1, n_samples)``.
@@ -141,9 +148,6 @@ class Wavetable(Processor):
             raise ValueError(f"Wavetable: expected a power-of-two table_size, got {table_size}")
         self.table = nn.Parameter(torch.sin(2 * math.pi * torch.arange(table_size) / table_size))
 
-    def forward(self, f0_hz: torch.Tensor, n_samples: int, **controls: Any) -> torch.Tensor:
-        return self._render(f0_hz, n_samples, self.controls(**controls), None)[0]
-
     def _render(self, f0_hz: torch.Tensor, n: int, c: dict, state: Any) -> tuple:
         out = wavetable(
             f0_hz,
@@ -154,18 +158,10 @@ class Wavetable(Processor):
             state=state,
             return_state=state is not None,
         )
-        return (out[:, None], None) if state is None else (out[0][:, None], out[1])
-
-    is_source = True
-    stream_inputs = ("f0_hz",)
-    per_sample_inputs = ("f0_hz",)
+        return _with_channel(out, state)
 
     def stream_state(self, batch: int, channels: int, *, device, **_: Any) -> dict:
         return {"phase": torch.zeros(batch, 1, dtype=torch.float64, device=device)}
-
-    def stream_step(self, x, state, controls, inputs, n):  # type: ignore[override]
-        y, phase = self._render(_f0(inputs, n), n, controls, state["phase"])
-        return y, {"phase": phase}
 
     def options(self) -> dict[str, Any]:
         return {"table_size": int(self.table.shape[0])}
