@@ -84,7 +84,8 @@ class _Level(nn.Module):
         self.register_buffer("ages", torch.arange(parts, dtype=torch.int64))
         self.register_buffer("chunk", torch.zeros(1, size, dtype=real))
         self.register_buffer("previous", torch.zeros(1, size, dtype=real))
-        self.register_buffer("ring", torch.zeros(1, parts, size + 1, dtype=cplx))
+        # the ring's spectra, and one scratch slot (an exported block's idle write)
+        self.register_buffer("ring", torch.zeros(1, parts + 1, size + 1, dtype=cplx))
         self.register_buffer("tail", torch.zeros(1, size, dtype=real))
         self.register_buffer("fill", torch.zeros(1, dtype=torch.int64))
         self.register_buffer("count", torch.zeros(1, dtype=torch.int64))
@@ -95,7 +96,7 @@ class _Level(nn.Module):
         real, cplx = self.chunk.dtype, self.ring.dtype
         self.chunk = torch.zeros(rows, size, dtype=real)
         self.previous = torch.zeros(rows, size, dtype=real)
-        self.ring = torch.zeros(rows, parts, size + 1, dtype=cplx)
+        self.ring = torch.zeros(rows, parts + 1, size + 1, dtype=cplx)
         self.tail = torch.zeros(rows, size, dtype=real)
         self.fill.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
         self.count.zero_()
@@ -107,11 +108,36 @@ class _Level(nn.Module):
     def _window(self, previous: Tensor, chunk: Tensor) -> Tensor:
         return torch.fft.rfft(torch.cat([previous, chunk], 1))[:, None]
 
+    def _ahead(self, ring: Tensor, count: Tensor) -> Tensor:
+        """The next partition's share in the frequency domain ``(rows, size + 1)``, from
+        the ring after ``count`` windows."""
+        at = torch.remainder(-count, self.parts) + self.ages
+        if torch.jit.is_scripting() or not self._exporting():
+            return (ring.narrow(1, 0, self.parts) * self.spectra.index_select(0, at)).sum(1)
+        real = torch.view_as_real(self.spectra).index_select(0, at)
+        return complex_dot(torch.view_as_real(ring.narrow(1, 0, self.parts)), real)
+
     def _tail(self, ring: Tensor, count: Tensor) -> Tensor:
         """The next partition's tail from the ring after ``count`` windows."""
-        size, parts = self.size, self.parts
-        spectra = self.spectra.index_select(0, torch.remainder(-count, parts) + self.ages)
-        return torch.fft.irfft((ring * spectra).sum(1), 2 * size)[:, size:].contiguous()
+        size = self.size
+        return torch.fft.irfft(self._ahead(ring, count), 2 * size)[:, size:].contiguous()
+
+    @torch.jit.unused
+    def fused(self, u: Tensor, head_spectrum: Tensor) -> Tensor:
+        """An exported block of exactly one partition, the head's convolution folded in
+        (uniformly partitioned, one FFT pair): ``head_spectrum`` is the head's rfft of
+        ``2 * size``. The level's ``tail`` is not kept (the block size never changes)."""
+        window = self._window(self.previous, u)
+        at = torch.remainder(-self.count, self.parts) + self.ages
+        spectra = torch.view_as_real(self.spectra).index_select(0, at)
+        inputs = torch.cat([window, self.ring.narrow(1, 0, self.parts)], 1)
+        kernels = torch.cat([torch.view_as_real(head_spectrum)[None], spectra], 0)
+        spectrum = complex_dot(torch.view_as_real(inputs), kernels)
+        wet = torch.fft.irfft(spectrum, 2 * self.size)[:, self.size :]
+        self.ring.index_copy_(1, torch.remainder(self.count, self.parts), window)
+        self.count.add_(1)
+        self.previous.copy_(u)
+        return wet
 
     def forward(self, u: Tensor) -> Tensor:
         """This level's share of the convolution for the block ``u (rows, n)``."""
@@ -149,33 +175,47 @@ class _Level(nn.Module):
     @torch.jit.unused
     def _exported_rare(self, u: Tensor) -> Tensor:
         """An exported level larger than the block: one block in ``size / n`` completes
-        the partition (at its end), through ``torch.cond``."""
+        the partition (at its end), through ``torch.cond``. The branches return the ring's
+        new slot, not the ring (a ring passed through ``cond`` would be copied out and back
+        on every block); a block that completes nothing writes zeros to the scratch slot."""
         n = u.shape[1]
         where = self.fill + torch.arange(n, dtype=torch.int64)
         out = self.tail.index_select(1, where)
         self.chunk.index_copy_(1, where, u)
         done = (self.fill[0] + n) == self.size
+        slot = torch.remainder(self.count, self.parts)
+        target = torch.where(done, slot, self.parts)
 
         def complete(previous, chunk, ring, tail, count):
-            slot = torch.remainder(count, self.parts)
-            ring = ring.index_copy(1, slot, self._window(previous, chunk))
-            count = count + 1
+            window = self._window(previous, chunk)
+            ring = ring.index_copy(1, slot, window)
             # fresh tensors: both branches must return the same layout (offset 0)
-            tail = self._tail(ring, count).clone(memory_format=torch.contiguous_format)
-            return chunk.clone(), ring, tail, count
+            tail = self._tail(ring, count + 1).clone(memory_format=torch.contiguous_format)
+            return chunk.clone(), window, tail
 
         def wait(previous, chunk, ring, tail, count):
-            return previous.clone(), ring.clone(), tail.clone(), count.clone()
+            idle = torch.zeros(tail.shape[0], 1, self.size + 1, dtype=ring.dtype)
+            return previous.clone(), idle, tail.clone()
 
-        previous, ring, tail, count = torch.cond(
+        previous, window, tail = torch.cond(
             done, complete, wait, (self.previous, self.chunk, self.ring, self.tail, self.count)
         )
         self.previous.copy_(previous)
-        self.ring.copy_(ring)
+        self.ring.index_copy_(1, target, window)
         self.tail.copy_(tail)
-        self.count.copy_(count)
+        self.count.add_(done.to(torch.int64))
         self.fill.copy_(torch.remainder(self.fill + n, self.size))
         return out
+
+
+def complex_dot(a: Tensor, b: Tensor) -> Tensor:
+    """``sum_k a[:, k] * b[k]`` of complex numbers stored as real pairs, ``a (rows, K, F,
+    2)``, ``b (K, F, 2)`` -> complex ``(rows, F)``: in real arithmetic, which a compiler
+    fuses into one loop (its complex operators run one by one, through fallbacks)."""
+    ar, ai, br, bi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    re = (ar * br - ai * bi).sum(1)
+    im = (ar * bi + ai * br).sum(1)
+    return torch.view_as_complex(torch.stack([re, im], -1))
 
 
 def _fft_size(n: int) -> int:
@@ -223,6 +263,9 @@ class ConvolutionBlock(Block):
         self.head_nfft = _fft_size(block_size + p - 1)
         self.register_buffer("head_spectrum", torch.fft.rfft(self.head, self.head_nfft))
         self.levels = nn.ModuleList([_Level(ir, q, k) for q, k in level_sizes(length, p)])
+        # an exported block of p samples runs the head inside the first level (same size)
+        self.fuse = len(self.levels) > 0 and self.levels[0].size == p
+        self.register_buffer("head_spectrum_pair", torch.fft.rfft(self.head, 2 * p))
         self.register_buffer("mix", constant(values["mix"]))
         self.register_buffer("history", torch.zeros(channels, p - 1, dtype=precision))
         self.allocate(1)
@@ -242,17 +285,36 @@ class ConvolutionBlock(Block):
         real = self.head.dtype
         u = x.reshape(batch * channels, n).to(real)
         p = self.size
-        joined = torch.cat([self.history, u], 1)
-        nfft = _fft_size(n + p - 1)
-        spectrum = self.head_spectrum
-        if nfft != self.head_nfft:
-            spectrum = torch.fft.rfft(self.head, nfft)
-        wet = torch.fft.irfft(torch.fft.rfft(joined, nfft) * spectrum, nfft)[:, p - 1 : p - 1 + n]
-        if p > 1:
-            self.history.copy_(joined[:, n:])
-        for level in self.levels:
-            wet = wet + level(u)
+        if not torch.jit.is_scripting() and n == p and self._fusing():
+            wet = self._fused(u)
+        else:
+            joined = torch.cat([self.history, u], 1)
+            nfft = _fft_size(n + p - 1)
+            spectrum = self.head_spectrum
+            if nfft != self.head_nfft:
+                spectrum = torch.fft.rfft(self.head, nfft)
+            wet = torch.fft.irfft(torch.fft.rfft(joined, nfft) * spectrum, nfft)
+            wet = wet[:, p - 1 : p - 1 + n]
+            if p > 1:
+                self.history.copy_(joined[:, n:])
+            for level in self.levels:
+                wet = wet + level(u)
         m = param(inputs, "mix", self.mix)
         m = m.reshape(m.shape[0], 1, m.shape[-1]).to(real)
         y = (1.0 - m) * x.to(real) + m * wet.reshape(batch, channels, n)
         return y.to(x.dtype)
+
+    @torch.jit.unused
+    def _fusing(self) -> bool:
+        return self.fuse and bool(torch.compiler.is_exporting())
+
+    @torch.jit.unused
+    def _fused(self, u: Tensor) -> Tensor:
+        """An exported block of ``P`` samples: the head and the first level in one FFT
+        pair (:meth:`_Level.fused`), the other levels as usual. The head's ``history`` is
+        not kept (an exported block size never changes)."""
+        levels = list(self.levels)
+        wet = levels[0].fused(u, self.head_spectrum_pair)
+        for level in levels[1:]:
+            wet = wet + level(u)
+        return wet
