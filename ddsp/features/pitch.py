@@ -107,7 +107,7 @@ def _observe(
             ``tau_max`` and compares them with lags ``1 .. tau_max + 1``.
         tau_min, tau_max: lag range in samples (``fmax``, ``fmin``); ``tau_min >= 2``.
         n_candidates: ``K``, candidates kept (the best-scoring local minima of ``d'``).
-        n_fft: :func:`_fft_size` of ``tau_max``.
+        n_fft: :func:`_fft_size` of ``tau_max`` (the compressed spectrum's autocorrelation).
         window, window_acf, band: from :func:`_analysis_tables`.
         voicing_table: :func:`_beta_cdf_table` of the prior on YIN's threshold.
         compression, octave_cost, temperature: :data:`COMPRESSION`, :data:`OCTAVE_COST`,
@@ -125,9 +125,17 @@ def _observe(
     taus = torch.arange(tau_max + 2, device=frames.device)
     e0 = cs[..., w : w + 1]
     e_tau = cs.index_select(-1, taus + w) - cs.index_select(-1, taus)
-    spec = torch.fft.rfft(frames, n_fft)
-    cross = spec * torch.fft.rfft(frames[..., :w], n_fft).conj()
-    r = torch.fft.irfft(cross, n_fft)[..., : tau_max + 2]
+    # r[tau] = sum_{t < w} x[t + tau] x[t], tau <= tau_max + 1: a circular correlation as
+    # long as the frame does not wrap (t + tau < 2 tau_max + 2), half of n_fft
+    n_corr = 1
+    while n_corr < frames.shape[-1]:
+        n_corr *= 2
+    a = torch.view_as_real(torch.fft.rfft(frames, n_corr))
+    b = torch.view_as_real(torch.fft.rfft(frames[..., :w], n_corr))
+    # a * conj(b) in real arithmetic (compilers fuse it; complex operators fall back)
+    ar, ai, br, bi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    cross = torch.view_as_complex(torch.stack([ar * br + ai * bi, ai * br - ar * bi], -1))
+    r = torch.fft.irfft(cross, n_corr)[..., : tau_max + 2]
     d = (e0 + e_tau - 2 * r).clamp_min(0)
     d = torch.cat([torch.zeros_like(d[..., :1]), d[..., 1:]], -1)
     csum = torch.cumsum(d[..., 1:], -1)

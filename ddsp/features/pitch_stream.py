@@ -220,10 +220,10 @@ class PitchTracker(torch.nn.Module):
         j = done + torch.arange(slots, device=x.device)  # frame of each slot
         valid = j < ready
         # window of frame j in `signal` (which starts at sample seen - length + 1)
-        start = j * hop + self.window_lookahead - seen
-        index = (start[:, None] + torch.arange(self.length, device=x.device)).clamp(
-            0, signal.shape[1] - 1
-        )
+        # (a decided frame's window lies inside; the start of a padding slot is clamped, a
+        # per-slot clamp that leaves each window contiguous for compilers)
+        start = (j * hop + self.window_lookahead - seen).clamp(0, signal.shape[1] - self.length)
+        index = start[:, None] + torch.arange(self.length, device=x.device)
         frames = signal[:, index]  # (batch, slots, length)
         dtype = frames.dtype
         tau, prob, voicing = _observe(

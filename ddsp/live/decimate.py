@@ -63,7 +63,11 @@ class Decimator(nn.Module):
         slots = n // f + 2
         m = self.made + torch.arange(slots)  # output samples of the slots
         first = m * f - self.reach - (self.seen - self.keep)  # window starts in `signal`
-        index = (first[:, None] + torch.arange(self.taps.shape[0])).clamp(0, signal.shape[1] - 1)
+        # a complete output's window lies inside; a pending slot's start is clamped (per
+        # slot, so that each window stays contiguous for compilers)
+        taps = self.taps.shape[0]
+        first = first.clamp(0, signal.shape[1] - taps)
+        index = first[:, None] + torch.arange(taps)
         y = (signal[:, index] * self.taps).sum(-1)  # (B, slots)
         # output m is complete once input sample m * f + reach is in
         ready = torch.div(self.seen + n - 1 - self.reach, f, rounding_mode="floor") + 1
