@@ -160,7 +160,10 @@ class LiveSynth(nn.Module):
         w = frac.float()[..., None]
         amps = self.amps[:, i0] + w * (self.amps[:, i1] - self.amps[:, i0])
         amps = amps * live.float()[..., None]
-        sines = torch.sin(before[..., None] * self.harmonics).float()  # (B, n, H)
+        # harmonic phases in turns, reduced in float64 (floor), then a float32 sine of the
+        # fraction: the large product keeps its precision, the sine runs twice as wide
+        turns = (before * (1 / (2 * math.pi)))[..., None] * self.harmonics
+        sines = torch.sin((turns - torch.floor(turns)).float() * (2 * math.pi))  # (B, n, H)
         harmonic = (amps * sines).sum(-1)
         # noise: frames starting in [start, start + n) add hop samples of filtered noise
         slots = n // hop + 1
@@ -171,9 +174,12 @@ class LiveSynth(nn.Module):
         rows = torch.arange(batch)[:, None, None]
         white = frame_noise(self.key, rows, counter[None])
         irs = self.irs[:, (j - oldest).clamp(0, r - 1)] * valid.float()[None, :, None]
-        grains = torch.fft.irfft(
-            torch.fft.rfft(white, self.n_fft) * torch.fft.rfft(irs, self.n_fft), self.n_fft
-        )[..., : self.span]  # (B, slots, span)
+        # the product of the spectra in real arithmetic (compilers fuse it)
+        a = torch.view_as_real(torch.fft.rfft(white, self.n_fft))
+        b = torch.view_as_real(torch.fft.rfft(irs, self.n_fft))
+        ar, ai, br, bi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+        product = torch.view_as_complex(torch.stack([ar * br - ai * bi, ar * bi + ai * br], -1))
+        grains = torch.fft.irfft(product, self.n_fft)[..., : self.span]  # (B, slots, span)
         acc = torch.cat([self.pending, torch.zeros(batch, n)], 1)
         at = (j * hop - start).clamp(0, n)  # where each grain starts in acc
         index = (at[:, None] + torch.arange(self.span))[None].expand(batch, -1, -1)
