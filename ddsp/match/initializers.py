@@ -538,10 +538,15 @@ def _init_eq(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
         hz, db, q = f"{slot}_hz", f"{slot}_db", f"{slot}_q"
         if band is None:
             spec = proc.spec(hz)
-            if slot == "low_cut":
-                out[hz] = _set(proc, hz, spec.minimum, "unused", "no low cut found")
-            elif slot == "high_cut":
-                out[hz] = _set(proc, hz, spec.maximum, "unused", "no high cut found")
+            if slot in ("low_cut", "high_cut"):
+                # a cut at its range end is not flat (a 20 kHz low-pass takes the top octave
+                # at 48 kHz): switch it off where the EQ can
+                end = spec.minimum if slot == "low_cut" else spec.maximum
+                note = f"no {slot.replace('_', ' ')} found"
+                if hasattr(proc, slot):
+                    setattr(proc, slot, False)
+                    note += ": switched off"
+                out[hz] = _set(proc, hz, end, "unused", note)
             else:
                 out[db] = _set(proc, db, 0.0, "unused", "no band needed here")
                 out[hz] = Finding(_value(proc, hz), "unused", "band is flat")

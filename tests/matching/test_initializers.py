@@ -41,7 +41,8 @@ def test_delay_time_feedback_and_mix_are_measured():
 
 def test_eq_bands_the_response_does_not_need_are_unused_and_flat():
     dry = hits(2.0)
-    target = ddsp.ParametricEQ(SR, high_shelf_hz=3000.0, high_shelf_db=5.0)
+    target = ddsp.ParametricEQ(SR, high_shelf_hz=3000.0, high_shelf_db=5.0, low_cut=False,
+                               high_cut=False)  # fmt: skip
     wet = run(ddsp.Chain([target]), dry)
     chain = ddsp.Chain([ddsp.ParametricEQ(SR, peak2_db=7.0)])
     found = _analyse(chain, dry, wet)[0]
@@ -49,6 +50,10 @@ def test_eq_bands_the_response_does_not_need_are_unused_and_flat():
     assert abs(v["high_shelf_db"] - 5.0) < 0.5
     assert found["peak2_db"].how == "unused" and v["peak2_db"] == 0.0
     assert all(abs(v[f"peak{i}_db"]) < 1.0 for i in (1, 2, 3))
+    # no cut in the response: the EQ's cuts are switched off (a cut at its range end is
+    # not flat near Nyquist or DC)
+    assert found["high_cut_hz"].how == "unused" and found["low_cut_hz"].how == "unused"
+    assert chain[0].high_cut is False and chain[0].low_cut is False
 
 
 def test_a_compressor_that_never_engages_is_undetermined_and_leaves_the_audio_alone():

@@ -31,6 +31,8 @@ OPTIONS = [
     ("Wavetable", "table_size", [2, 2**17, 64.0, True, 100], "table_size"),
     ("FilteredNoise", "seed", [-1, 2.5, True, "3"], "seed"),
     ("Compressor", "link_channels", ["no", 0, 1, None], "true or false"),
+    ("ParametricEQ", "low_cut", ["no", 0, None], "true or false"),
+    ("ParametricEQ", "high_cut", [1, "off"], "true or false"),
     ("Expander", "link_channels", ["yes"], "true or false"),
     ("Compressor", "detector", ["fast", 1], "detector"),
     ("Biquad", "kind", ["lopass", 3], "kind"),
@@ -81,3 +83,20 @@ def test_good_options_are_kept():
     fdn = ddsp.FDNReverb(SR, n_lines=4, min_delay_ms=5, max_delay_ms=5, seed=3)
     assert fdn.options() == {"n_lines": 4, "min_delay_ms": 5.0, "max_delay_ms": 5.0, "seed": 3}
     assert ddsp.FilteredNoise(SR).seed is None
+
+
+def test_an_eq_without_its_cuts_is_flat_at_its_defaults_and_streams_so():
+    x = torch.randn(1, 2, 3000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with_cuts = ddsp.ParametricEQ(SR)
+    without = ddsp.ParametricEQ(SR, low_cut=False, high_cut=False)
+    with torch.no_grad():
+        assert not torch.allclose(with_cuts(x), x, atol=1e-3)  # the 20 Hz / 7.2 kHz cuts act
+        assert torch.allclose(without(x), x, atol=1e-9)
+        shelf = ddsp.ParametricEQ(SR, high_cut=False, high_shelf_db=6.0)
+        offline = shelf(x)
+        stream = ddsp.Stream(shelf, channels=2, batch=1, dtype=torch.float64)
+        streamed = torch.cat([stream.process(x[..., i : i + 700]) for i in range(0, 3000, 700)], -1)
+    assert len(shelf.sections()) == ddsp.ParametricEQ.BANDS - 1
+    assert torch.allclose(streamed, offline, atol=1e-9)
+    # a default EQ saves no options; one without a cut says so, and loads back the same
+    assert with_cuts.options() == {} and shelf.options() == {"high_cut": False}
