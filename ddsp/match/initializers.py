@@ -542,11 +542,11 @@ def _init_eq(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
                 # a cut at its range end is not flat (a 20 kHz low-pass takes the top octave
                 # at 48 kHz): switch it off where the EQ can
                 end = spec.minimum if slot == "low_cut" else spec.maximum
-                note = f"no {slot.replace('_', ' ')} found"
+                why = f"no {slot.replace('_', ' ')} found"
                 if hasattr(proc, slot):
                     setattr(proc, slot, False)
-                    note += ": switched off"
-                out[hz] = _set(proc, hz, end, "unused", note)
+                    why += ": switched off"
+                out[hz] = _set(proc, hz, end, "unused", why)
             else:
                 out[db] = _set(proc, db, 0.0, "unused", "no band needed here")
                 out[hz] = Finding(_value(proc, hz), "unused", "band is flat")

@@ -54,6 +54,7 @@ def test_eq_bands_the_response_does_not_need_are_unused_and_flat():
     # not flat near Nyquist or DC)
     assert found["high_cut_hz"].how == "unused" and found["low_cut_hz"].how == "unused"
     assert chain[0].high_cut is False and chain[0].low_cut is False
+    assert "cut" not in found["high_shelf_db"].note  # the bands' note is their own
 
 
 def test_a_compressor_that_never_engages_is_undetermined_and_leaves_the_audio_alone():
