@@ -610,10 +610,14 @@ def _init_dynamics(proc: Processor, index: int, ctx: Context) -> dict[str, Findi
     link = getattr(proc, "link_channels", True)
     detector = getattr(proc, "detector", "peak")
     fit = fit_dynamics(xs, lm, sr, kind=kind, detector=detector, link_channels=link, ranges=ranges)
-    if fit is None or fit.engaged < 0.02:
+    if fit is None or not fit.engages():
         peak = float(10 * torch.log10(x_c.square().amax() + 1e-20))
         top = proc.spec("threshold_db").maximum
-        why = f"the gain never changes with level (input peaks at {peak:.1f} dBFS)"
+        why = f"the gain never changes with level (input peaks at {peak:.1f} dBFS"
+        if fit is not None:
+            why += (f"; the best compressor's gain moves {fit.range_db:.1f} dB from the "
+                    "quietest frames to the loudest")  # fmt: skip
+        why += ")"
         out = {"threshold_db": _set(proc, "threshold_db", top, "undetermined", why)}
         for n in ("ratio", "attack_ms", "release_ms", "knee_db"):
             if n in names:

@@ -68,6 +68,25 @@ def test_a_compressor_that_never_engages_is_undetermined_and_leaves_the_audio_al
     assert abs(chain[1].parameter_values()["gain_db"] + 4.0) < 0.5
 
 
+def test_a_reverb_after_an_idle_compressor_does_not_make_it_engage():
+    # the tail lifts quiet frames a little: a "compressor" with a ratio near 1 fits that,
+    # but one whose gain hardly moves is no compressor at work
+    dry = hits(3.0, channels=2, level_db=-6.0)
+    target = [ddsp.Compressor(SR, threshold_db=0.0, knee_db=0.0),
+              ddsp.Freeverb(SR, room_size=0.6, damping=0.4, mix=0.2)]  # fmt: skip
+    wet = run(ddsp.Chain(target), dry)
+    chain = ddsp.Chain([ddsp.Compressor(SR), ddsp.Freeverb(SR)])
+    found = _analyse(chain, dry, wet)[0]
+    assert found["threshold_db"].how == "undetermined", found["threshold_db"]
+    assert "dB from the quietest frames" in found["threshold_db"].note
+    # and one at work on the same material engages
+    target[0] = ddsp.Compressor(SR, threshold_db=-24.0, ratio=4.0, knee_db=0.0)
+    wet = run(ddsp.Chain(target), dry)
+    chain = ddsp.Chain([ddsp.Compressor(SR), ddsp.Freeverb(SR)])
+    found = _analyse(chain, dry, wet)[0]
+    assert found["threshold_db"].how == "measured", found["threshold_db"]
+
+
 def test_freeverb_room_size_follows_the_measured_decay():
     from ddsp.match.analysis import decay_rt60
 
