@@ -179,10 +179,33 @@ class Context:
         keep = self.ready | ({self.current} if self.current is not None else set())
         return Chain([p for i, p in enumerate(self.chain) if i in keep])
 
-    def loss(self) -> float:
-        """The objective on the evaluation crops for :meth:`partial_chain`."""
+    def level_pending(self) -> bool:
+        """Whether a level processor (a gain, analysed last) is not initialised yet."""
+        return any(
+            i not in self.ready and (init := initializer_for(p)) and init.stage == STAGES["level"]
+            for i, p in enumerate(self.chain)
+        )
+
+    def loss(self, context: int | None = None) -> float:
+        """The objective on the evaluation crops for :meth:`partial_chain`, ``context``
+        samples before each (default: the objective's). While the chain's level processor
+        waits for its turn, the output is brought to the wet crops' energy first: a search
+        before it compares shapes, not levels (a reverb's dry gain of 1 - mix against a
+        plugin's own dry level would otherwise pull its mix)."""
+        obj = self.objective
+        c = obj.context if context is None else int(context)
         with torch.no_grad():
-            return float(self.objective.loss(self.partial_chain(), self.eval_starts))
+            x = torch.nn.functional.pad(obj.dry, (c, 0))
+            x = torch.stack([x[:, s : s + c + obj.crop] for s in self.eval_starts])
+            at = [s - c for s in self.eval_starts]
+            y = run_chain(self.partial_chain(), x, at)[..., c:]
+            if self.level_pending():
+                e_w = sum(float(obj.wet[..., s : s + obj.crop].square().sum())
+                          for s in self.eval_starts)  # fmt: skip
+                e_y = float(y.square().sum())
+                if e_y > 0 and e_w > 0:
+                    y = y * math.sqrt(e_w / e_y)
+            return float(obj.loss_of(y, self.eval_starts))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -202,17 +225,24 @@ def _set(proc: Processor, name: str, value: float, how: str, note: str = "") -> 
 
 
 def search(
-    proc: Processor, name: str, values: list[float], ctx: Context, note: str = ""
+    proc: Processor,
+    name: str,
+    values: list[float],
+    ctx: Context,
+    note: str = "",
+    *,
+    context: int | None = None,
 ) -> Finding:
     """Set ``name`` to the value of ``values`` with the lowest loss on the evaluation crops
     (a coarse global search, for parameters whose loss is not smooth); the note gives the
-    values within 2% of the best loss."""
+    values within 2% of the best loss. ``context``: samples before each crop (see
+    :meth:`Context.loss`)."""
     spec = proc.spec(name)
     values = sorted({min(max(float(v), spec.minimum), spec.maximum) for v in values})
     losses = []
     for v in values:
         setattr(proc, name, v)
-        losses.append(ctx.loss())
+        losses.append(ctx.loss(context))
     best = min(range(len(values)), key=losses.__getitem__)
     near = [v for v, ell in zip(values, losses) if ell <= losses[best] * 1.02]
     setattr(proc, name, values[best])
@@ -395,19 +425,6 @@ def _wet_energy(proc: Processor, seconds: float, sample_rate: float) -> float:
     return float(y.square().sum() / y.shape[1])
 
 
-def _search_reverb(proc: Processor, size: str, sizes: list[float], ctx: Context):
-    """No decay stands out of the response (a compressor before the reverb modulates the
-    gain with the signal, and the linear estimate's floor buries the tail): search the mix
-    and the size on the loss, as for a delay without a clear echo."""
-    why = "no decaying tail in the response"
-    out = {"mix": search(proc, "mix", [0.0, 0.1, 0.2, 0.3, 0.45], ctx, why)}
-    if out["mix"].value > 0.0:
-        out[size] = search(proc, size, sizes, ctx, why)
-        m = out["mix"].value
-        out["mix"] = search(proc, "mix", [m * f for f in (0.7, 1.0, 1.4)], ctx, why)
-    return out
-
-
 @register_initializer(NoiseReverb, stage="structure", linear=True)
 @register_initializer(FDNReverb, stage="structure", linear=True)
 def _init_decay_reverb(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
@@ -454,27 +471,64 @@ def _freeverb_damping(rt60_s: float, rt60_high_s: float, freq_hz: float, sample_
     return d / 0.4
 
 
+_REVERB_CONTEXT_S = 1.0  # searches on a reverb hear this much before each crop
+
+
+def _around(value: float, steps: tuple[float, ...], lo: float, hi: float) -> list[float]:
+    return [min(max(value + d, lo), hi) for d in steps]
+
+
 @register_initializer(Freeverb, stage="structure", linear=True)
 def _init_freeverb(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
+    # a reverb's loss only means something with its tail: crops hear a second before them
+    long = int(_REVERB_CONTEXT_S * ctx.sample_rate)
     t = _tail(ctx)
     if t is None:
-        return _search_reverb(proc, "room_size", [0.3, 0.5, 0.7, 0.85], ctx)
-    out = {}
+        # no decay stands out of the response (a compressor before the reverb modulates
+        # the gain with the signal, and the linear estimate's floor buries the tail)
+        note = "no decaying tail in the response: each size of a grid with its best mix"
+        pairs = [(r, m) for r in (0.3, 0.45, 0.6, 0.7, 0.8, 0.9)
+                 for m in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)]  # fmt: skip
+        return _fit_freeverb(proc, ctx, pairs, note, long)
     if not math.isnan(t.rt60_high_s) and t.rt60_high_s < t.rt60_s:
-        d = _freeverb_damping(t.rt60_s, t.rt60_high_s, 5000.0, ctx.sample_rate)
-        out["damping"] = _set(proc, "damping", d, "measured", "from the 3-8 kHz T20")
+        proc.damping = min(max(_freeverb_damping(t.rt60_s, t.rt60_high_s, 5000.0,
+                                                 ctx.sample_rate), 0.0), 1.0)  # fmt: skip
     energy = _wet_energy(proc, min(4.0, 1.5 * t.rt60_s + 0.2), ctx.sample_rate)
-    proc.mix = min(max(_mix_for(t.energy_ratio, energy), 0.0), 1.0)
-    # the estimated response's tail is noisy where the dry signal is sparse: the T20 is a
-    # start, the loss around it decides
-    rooms = [_freeverb_room(t.rt60_s * f) for f in (0.6, 0.75, 0.9, 1.0, 1.15, 1.35, 1.7)]
-    out["room_size"] = search(
-        proc, "room_size", rooms, ctx, f"around the tail's T20 {t.rt60_s:.2f} s"
-    )
-    m = _value(proc, "mix")
-    out["mix"] = search(
-        proc, "mix", [m * f for f in (0.5, 0.7, 1.0, 1.4, 2.0)], ctx, "tail / direct"
-    )
+    m0 = min(max(_mix_for(t.energy_ratio, energy), 0.0), 1.0)
+    # the estimated response's tail is noisy where the dry signal is sparse (its T20 runs
+    # short on music): the T20 is a start, the loss around it decides, size, damping and
+    # mix in turn (they trade: a longer tail with more damping, a shorter one louder)
+    # (a few hits' tail read 0.45 s for 1.6 s): sizes over the whole range as well
+    note = f"the tail's T20 {t.rt60_s:.2f} s and a grid, each size with its best mix"
+    rooms = [_freeverb_room(t.rt60_s), 0.2, 0.35, 0.5, 0.6, 0.7, 0.78, 0.85, 0.92]
+    pairs = [(r, min(m0 * g, 1.0)) for r in rooms for g in (0.5, 0.75, 1.0, 1.4)]
+    return _fit_freeverb(proc, ctx, pairs, note, long)
+
+
+def _fit_freeverb(
+    proc: Processor, ctx: Context, pairs: list[tuple[float, float]], note: str, context: int
+) -> dict[str, Finding]:
+    """The best ``(room_size, mix)`` of ``pairs`` on the loss, then damping, mix and size
+    polished in turn."""
+    best = (math.inf, 0.0, 0.0)
+    for room, mix in pairs:
+        proc.room_size = min(max(room, 0.0), 1.0)
+        proc.mix = min(max(mix, 0.0), 1.0)
+        loss = ctx.loss(context)
+        if loss < best[0]:
+            best = (loss, _value(proc, "room_size"), _value(proc, "mix"))
+    proc.room_size, proc.mix = best[1], best[2]
+    out = {}
+    for step in (0.05, 0.025, 0.01):
+        out["damping"] = search(proc, "damping", _around(_value(proc, "damping"),
+                                (-0.3, -0.15, -6 * step, 0.0, 6 * step, 0.15, 0.3), 0, 1),
+                                ctx, "searched with the size", context=context)  # fmt: skip
+        m = _value(proc, "mix")
+        out["mix"] = search(proc, "mix", [m * (1 + k * step * 2) for k in (-2, -1, 0, 1, 2)],
+                            ctx, "searched with the size", context=context)  # fmt: skip
+        r = _value(proc, "room_size")
+        out["room_size"] = search(proc, "room_size", _around(r, (-step, 0.0, step), 0.0, 1.0),
+                                  ctx, note, context=context)  # fmt: skip
     return out
 
 
@@ -670,7 +724,8 @@ def _match_level_with(proc: Processor, name: str, ctx: Context) -> Finding:
     file's energy (on the evaluation crops)."""
     with torch.no_grad():
         x = ctx.objective.inputs(ctx.eval_starts)
-        y = run_chain(ctx.partial_chain(), x)[..., ctx.objective.context :]
+        at = [s - ctx.objective.context for s in ctx.eval_starts]
+        y = run_chain(ctx.partial_chain(), x, at)[..., ctx.objective.context :]
         e_y = float(y.square().sum())
         e_w = sum(
             float(ctx.objective.wet[..., s : s + ctx.objective.crop].square().sum())

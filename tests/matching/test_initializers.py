@@ -87,6 +87,19 @@ def test_a_reverb_after_an_idle_compressor_does_not_make_it_engage():
     assert found["threshold_db"].how == "measured", found["threshold_db"]
 
 
+def test_freeverb_size_damping_and_mix_are_found_before_the_level_is():
+    # the chain's gain comes last: the reverb's searches compare at matched level, with a
+    # second of context (its tail), and size and mix together (they trade)
+    dry = hits(2.5, channels=2)
+    truth = ddsp.Freeverb(SR, room_size=0.7, damping=0.3, mix=0.15)
+    wet = run(ddsp.Chain([truth, ddsp.Gain(SR, gain_db=5.0)]), dry)
+    chain = ddsp.Chain([ddsp.Freeverb(SR), ddsp.Gain(SR)])
+    _analyse(chain, dry, wet)
+    v = chain[0].parameter_values()
+    assert abs(v["room_size"] - 0.7) < 0.05 and abs(v["mix"] - 0.15) < 0.03, v
+    assert abs(v["damping"] - 0.3) < 0.15, v
+
+
 def test_freeverb_room_size_follows_the_measured_decay():
     from ddsp.match.analysis import decay_rt60
 
