@@ -35,6 +35,7 @@ from ..modules.reverb import ConvolutionReverb, NoiseReverb
 from .analysis import (
     Response,
     decay_rt60,
+    delay_track,
     estimate_response,
     find_echoes,
     log_frequencies,
@@ -343,9 +344,102 @@ def _init_delay(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]
     }
 
 
+def _fit_sweep(
+    times: torch.Tensor, lags: torch.Tensor, weights: torch.Tensor, rates: list[float]
+) -> tuple[float, float, float, float, float] | None:
+    """``lag ~ centre + depth sin(2 pi (phase + rate t))`` through a delay track, robustly:
+    per rate of ``rates`` a weighted least-squares fit, scored with residuals capped at
+    1 ms (the track's outliers: frames where another lag won), then the best rate refined
+    and the fit redone on its inliers. ``(rate, centre, depth, phase, inlier fraction)``."""
+    keep = weights > 0
+    t, y, w = times[keep], lags[keep], weights[keep]
+    if t.numel() < 8:
+        return None
+
+    def fit(rate: float, mask: torch.Tensor) -> tuple[torch.Tensor, float]:
+        arg = 2 * math.pi * rate * t
+        a = torch.stack([torch.ones_like(t), torch.sin(arg), torch.cos(arg)], -1)
+        sw = (w * mask).sqrt()[:, None]
+        sol = torch.linalg.lstsq(a * sw, y[:, None] * sw).solution[:, 0]
+        r = y - a @ sol
+        return sol, float((w * r.square().clamp(max=1.0)).sum())
+
+    every = torch.ones_like(t)
+    best = min(rates, key=lambda r: fit(r, every)[1])
+    fine = [best * 2 ** (k / 96) for k in range(-6, 7)]
+    best = min(fine, key=lambda r: fit(r, every)[1])
+    sol, _ = fit(best, every)
+    for _ in range(3):  # refit on the inliers
+        arg = 2 * math.pi * best * t
+        model = sol[0] + sol[1] * torch.sin(arg) + sol[2] * torch.cos(arg)
+        mask = ((y - model).abs() < 1.0).double()
+        if float(mask.sum()) < 8:
+            break
+        sol, _ = fit(best, mask)
+    centre, sa, ca = (float(v) for v in sol)
+    phase = (math.atan2(ca, sa) / (2 * math.pi)) % 1.0
+    return best, centre, math.hypot(sa, ca), phase, float(mask.mean())
+
+
 @register_initializer(Chorus, stage="modulation", linear=True, rough=("rate_hz", "centre_ms"))
 @register_initializer(Flanger, stage="modulation", linear=True, rough=("rate_hz", "centre_ms"))
 def _init_chorus(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
+    c, d, r = proc.spec("centre_ms"), proc.spec("depth_ms"), proc.spec("rate_hz")
+    x_in = ctx.model(ctx.dry, stop=index)
+    times, lags, weights = delay_track(x_in, ctx.wet, ctx.sample_rate,
+                                       min_ms=max(c.minimum - d.maximum, 0.5),
+                                       max_ms=c.maximum + d.maximum)  # fmt: skip
+    sweep = _fit_sweep(times, lags, weights, _log_grid(r.minimum, r.maximum, 160))
+    if sweep is None or sweep[4] < 0.3:
+        return _search_chorus(proc, ctx)
+    rate, centre, depth, phase, inliers = sweep
+    note = f"sine through the delay track ({100 * inliers:.0f}% of frames on it)"
+    out = {
+        "rate_hz": _set(proc, "rate_hz", rate, "measured", note),
+        "centre_ms": _set(proc, "centre_ms", centre, "measured", note),
+    }
+    out["depth_ms"] = _set(proc, "depth_ms", min(depth, _value(proc, "centre_ms") - 0.05),
+                           "measured", note)  # fmt: skip
+    # the swept comb's notches move with a sample's error in the delay: a phase error of
+    # 1/300 cycle over a 3 ms sweep is 3 samples, so the track's sine is a start and the
+    # loss settles phase and rate (finer than a frame can), before and after the mix
+    proc.mix = 0.5
+    if hasattr(proc, "lfo_phase"):
+        proc.lfo_phase = phase
+        out["rate_hz"] = _polish_sweep(proc, ctx, (0.004, 0.0015), note)
+    out["mix"] = search(proc, "mix", [0.1, 0.25, 0.4, 0.5, 0.6, 0.75], ctx)
+    out["feedback"] = search(proc, "feedback", [-0.5, -0.25, 0.0, 0.25, 0.5], ctx)
+    m = _value(proc, "mix")
+    out["mix"] = search(proc, "mix", [m - 0.05, m, m + 0.05], ctx)
+    if hasattr(proc, "lfo_phase"):
+        out["rate_hz"] = _polish_sweep(proc, ctx, (0.0015, 0.0005), note)
+        out["lfo_phase"] = Finding(proc.lfo_phase, "searched", f"{note}; polished on the loss")
+    return out
+
+
+def _polish_sweep(proc: Processor, ctx: Context, steps: tuple[float, ...], note: str) -> Finding:
+    """LFO phase and rate in turn, each step of ``steps`` (cycles over the signal)."""
+    seconds = ctx.dry.shape[-1] / ctx.sample_rate
+    best = ctx.loss()
+    found = Finding(_value(proc, "rate_hz"), "measured", note)
+    for step in steps:
+        for _ in range(2):
+            p0 = proc.lfo_phase
+            for p in ((p0 - step) % 1.0, (p0 + step) % 1.0):
+                proc.lfo_phase = p
+                loss = ctx.loss()
+                if loss < best:
+                    best, p0 = loss, p
+            proc.lfo_phase = p0
+            r0 = _value(proc, "rate_hz")
+            found = search(proc, "rate_hz", [r0 + k * step / seconds for k in (-1, 0, 1)],
+                           ctx, note)  # fmt: skip
+            best = min(best, ctx.loss())
+    return found
+
+
+def _search_chorus(proc: Processor, ctx: Context) -> dict[str, Finding]:
+    """No sweep stands out of the delay track: a coarse search on the loss."""
     out: dict[str, Finding] = {}
     c = proc.spec("centre_ms")
     out["centre_ms"] = search(proc, "centre_ms", _log_grid(c.minimum, c.maximum, 8), ctx)

@@ -100,6 +100,21 @@ def test_freeverb_size_damping_and_mix_are_found_before_the_level_is():
     assert abs(v["damping"] - 0.3) < 0.15, v
 
 
+def test_a_chorus_sweep_is_read_off_the_delay_track():
+    # rate, centre, depth and the LFO's phase from a sine through the frame-by-frame lag
+    # of the delayed copy, then phase and rate polished on the loss
+    dry = hits(3.0, channels=2)
+    truth = dict(rate_hz=0.7, depth_ms=2.0, centre_ms=10.0, mix=0.5, lfo_phase=0.3)
+    wet = run(ddsp.Chain([ddsp.Chorus(SR, **truth)]), dry)
+    chain = ddsp.Chain([ddsp.Chorus(SR)])
+    found = _analyse(chain, dry, wet)[0]
+    v = chain[0].parameter_values()
+    assert found["rate_hz"].how == "searched" and found["centre_ms"].how == "measured"
+    assert abs(v["rate_hz"] - 0.7) < 0.01 and abs(v["centre_ms"] - 10.0) < 0.1, v
+    assert abs(v["depth_ms"] - 2.0) < 0.1 and abs(v["mix"] - 0.5) < 0.06, v
+    assert abs((chain[0].lfo_phase - 0.3 + 0.5) % 1.0 - 0.5) < 0.01, chain[0].lfo_phase
+
+
 def test_freeverb_room_size_follows_the_measured_decay():
     from ddsp.match.analysis import decay_rt60
 

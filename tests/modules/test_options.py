@@ -100,3 +100,27 @@ def test_an_eq_without_its_cuts_is_flat_at_its_defaults_and_streams_so():
     assert torch.allclose(streamed, offline, atol=1e-9)
     # a default EQ saves no options; one without a cut says so, and loads back the same
     assert with_cuts.options() == {} and shelf.options() == {"high_cut": False}
+
+
+def test_a_chorus_lfo_phase_starts_its_sweep_there_offline_in_crops_and_streamed():
+    from ddsp.functional import chorus
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 2, 4000, generator=gen, dtype=torch.float64)
+    values = {"rate_hz": 3.0, "depth_ms": 2.0, "centre_ms": 8.0, "mix": 0.5}
+    proc = ddsp.Chorus(SR, lfo_phase=0.3, **values)
+    assert proc.options() == {"lfo_phase": 0.3} and ddsp.Chorus(SR).options() == {}
+    with torch.no_grad():
+        whole = proc(x)
+        # a whole-signal sweep whose phase starts at 0.3: the functional form with that state
+        line = ddsp.functional.delay_state(x, 20 * SR / 1000)
+        want = chorus(x, sample_rate=SR, **values, state=(torch.tensor([0.3]), line))
+        assert torch.allclose(whole, want, atol=1e-4)  # the processor holds float32 values
+        assert not torch.allclose(whole, ddsp.Chorus(SR, **values)(x), atol=1e-3)
+        # crops processed apart sweep as the whole did (once their line has filled)
+        crops = proc.run_at(torch.cat([x[..., 1000:3000], x[..., 2000:4000]]), [1000, 2000])
+        assert torch.allclose(crops[0, :, 500:], whole[0, :, 1500:3000], atol=1e-12)
+        assert torch.allclose(crops[1, :, 500:], whole[0, :, 2500:4000], atol=1e-12)
+        stream = ddsp.Stream(proc, channels=2, batch=1, dtype=torch.float64)
+        streamed = torch.cat([stream.process(x[..., i : i + 512]) for i in range(0, 4000, 512)], -1)
+    assert torch.allclose(streamed[..., : whole.shape[-1]], whole, atol=1e-9)
