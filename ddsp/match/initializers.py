@@ -660,6 +660,8 @@ def _spectral_target(proc: Processor, index: int, ctx: Context):
     quiet = None
     for g in ctx.gains.values():
         calm = (g.amin(0) > 10 ** (-0.25 / 20))[: ref.shape[-1]]
+        if bool(calm.all()):
+            continue  # a compressor found idle: it colours nothing
         quiet = calm if quiet is None else quiet & calm
     # the modelled gain is a model: a small error of it near the knee still colours the low
     # bands (their analysis frames are long), so keep to the quietest frames as well

@@ -87,6 +87,26 @@ def test_a_reverb_after_an_idle_compressor_does_not_make_it_engage():
     assert found["threshold_db"].how == "measured", found["threshold_db"]
 
 
+def test_an_idle_compressor_leaves_the_eq_analysis_every_frame():
+    # the quietest frames, where a working compressor leaves the gain alone, are a
+    # reverb's tail in the pauses: with the compressor idle the EQ reads every frame
+    dry = hits(3.0, channels=2, level_db=-12.0)
+    dry = dry * ((torch.arange(dry.shape[-1]) / SR * 2) % 1 < 0.5)  # pauses
+    target = [ddsp.ParametricEQ(SR, peak1_hz=2000.0, peak1_db=5.0, peak1_q=2.0, low_cut=False,
+                                high_cut=False),
+              ddsp.Compressor(SR, threshold_db=0.0, knee_db=0.0),
+              ddsp.Freeverb(SR, room_size=0.6, damping=0.4, mix=0.25)]  # fmt: skip
+    wet = run(ddsp.Chain(target), dry)
+    chain = ddsp.Chain([ddsp.ParametricEQ(SR), ddsp.Compressor(SR), ddsp.Freeverb(SR)])
+    found = _analyse(chain, dry, wet)
+    assert found[1]["threshold_db"].how == "undetermined"
+    v = chain[0].parameter_values()
+    gains = {n: v[f"{n}_db"] for n in ("low_shelf", "peak1", "peak2", "peak3", "high_shelf")}
+    best = max(gains, key=gains.get)
+    assert abs(gains.pop(best) - 5.0) < 0.5 and abs(v[f"{best}_hz"] / 2000 - 1) < 0.05, v
+    assert all(abs(g) < 1.5 for g in gains.values()), v  # no band the chain lacks
+
+
 def test_freeverb_size_damping_and_mix_are_found_before_the_level_is():
     # the chain's gain comes last: the reverb's searches compare at matched level, with a
     # second of context (its tail), and size and mix together (they trade)
