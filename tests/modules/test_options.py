@@ -124,3 +124,17 @@ def test_a_chorus_lfo_phase_starts_its_sweep_there_offline_in_crops_and_streamed
         stream = ddsp.Stream(proc, channels=2, batch=1, dtype=torch.float64)
         streamed = torch.cat([stream.process(x[..., i : i + 512]) for i in range(0, 4000, 512)], -1)
     assert torch.allclose(streamed[..., : whole.shape[-1]], whole, atol=1e-9)
+
+
+def test_an_envelope_detector_compressor_streams_as_it_runs_offline():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 2, 3000, generator=gen, dtype=torch.float64) * 0.5
+    proc = ddsp.Compressor(SR, detector="envelope", link_channels=False, threshold_db=-20.0)
+    assert proc.options()["detector"] == "envelope"
+    with torch.no_grad():
+        offline = proc(x)
+        stream = ddsp.Stream(proc, channels=2, batch=1, dtype=torch.float64)
+        streamed = torch.cat([stream.process(x[..., i : i + 700]) for i in range(0, 3000, 700)], -1)
+        peak = ddsp.Compressor(SR, link_channels=False, threshold_db=-20.0)(x)
+    assert torch.allclose(streamed, offline, atol=1e-9)
+    assert not torch.allclose(peak, offline, atol=1e-3)
