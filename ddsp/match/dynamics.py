@@ -52,6 +52,13 @@ def model_gain(
     ``(1, T)`` linked, else ``(C, T)``. Same maths as :func:`ddsp.functional.compressor`
     without the make-up gain (the tests hold them together)."""
     x = x.double()
+    if detector == "envelope":  # the level smoothed, not the gain (JUCE's)
+        env = -smooth_gain(-x.abs(), ms_to_coef(attack_ms, sample_rate),
+                           ms_to_coef(release_ms, sample_rate), initial=0.0)  # fmt: skip
+        if link_channels:
+            env = env.amax(0, keepdim=True)
+        level = 20 * torch.log10(env + _FLOOR)
+        return torch.pow(10.0, gain_curve_db(level, threshold_db, ratio, knee_db, kind=kind) / 20)
     power = x.square()
     if detector == "rms":
         coef = ms_to_coef(rms_ms, sample_rate)
@@ -230,7 +237,9 @@ class _Blocks:
     per block from the block's peak, smoothed at the block rate, and applied to the
     block's energy; frames are whole numbers of blocks."""
 
-    def __init__(self, x: torch.Tensor, sample_rate: float, frame: int, link: bool) -> None:
+    def __init__(
+        self, x: torch.Tensor, sample_rate: float, frame: int, link: bool, detector: str = "peak"
+    ) -> None:
         q = max(1, round(sample_rate / 12_000))
         while frame % q:
             q -= 1
@@ -239,18 +248,28 @@ class _Blocks:
         blocks = sq.reshape(x.shape[0], -1, q)
         self.energy = blocks.sum(-1)  # (C, B)
         peak = blocks.amax(-1)
-        self.peak = peak.amax(0, keepdim=True) if link else peak
+        self.link, self.detector = link, detector
+        # the envelope detector smooths each channel's level before linking them
+        self.peak = peak.amax(0, keepdim=True) if link and detector != "envelope" else peak
         self.rate, self.per_frame = sample_rate / q, frame // q
         self.e_in = self.energy.sum(0).reshape(-1, self.per_frame).sum(-1)
 
     def frame_gain_db(self, p: dict, kind: str) -> torch.Tensor:
-        level = 10 * torch.log10(self.peak + _FLOOR)
-        g_db = gain_curve_db(level, p["threshold_db"], p["ratio"], p["knee_db"], kind=kind)
-        g = smooth_gain(
-            torch.pow(10.0, g_db / 20),
+        attack, release = (
             ms_to_coef(p["attack_ms"], self.rate),
             ms_to_coef(p["release_ms"], self.rate),
         )
+        if self.detector == "envelope":
+            env = -smooth_gain(-self.peak.sqrt(), attack, release, initial=0.0)
+            if self.link:
+                env = env.amax(0, keepdim=True)
+            level = 20 * torch.log10(env + _FLOOR)
+            g_db = gain_curve_db(level, p["threshold_db"], p["ratio"], p["knee_db"], kind=kind)
+            g = torch.pow(10.0, g_db / 20)
+        else:
+            level = 10 * torch.log10(self.peak + _FLOOR)
+            g_db = gain_curve_db(level, p["threshold_db"], p["ratio"], p["knee_db"], kind=kind)
+            g = smooth_gain(torch.pow(10.0, g_db / 20), attack, release)
         e_out = (self.energy * g.square()).sum(0).reshape(-1, self.per_frame).sum(-1)
         return 10 * torch.log10((e_out + _FLOOR) / (self.e_in + _FLOOR))
 
@@ -280,8 +299,8 @@ def fit_dynamics(
     of threshold and ratio) by reproducing the frame gains with :func:`model_gain`.
 
     ``ranges``: name -> (min, max) of the processor's parameters. Returns None when the
-    level map holds too few frames to say anything. Only the peak detector is modelled
-    (the library's default, and what pedalboard/JUCE compressors use).
+    level map holds too few frames to say anything. The peak and envelope detectors are
+    modelled (the library's default, and JUCE's and so pedalboard's).
     """
     static = fit_level_map(lm)
     if "threshold_db" not in static:
@@ -300,9 +319,11 @@ def fit_dynamics(
         "release_ms": clip("release_ms", 100.0),
     }
 
-    if detector != "peak":
-        raise ValueError(f"expected the peak detector for the level analysis, got {detector!r}")
-    blocks = _Blocks(x, sample_rate, lm.frame, link_channels)
+    if detector not in ("peak", "envelope"):
+        raise ValueError(
+            f"expected the peak or envelope detector for the level analysis, got {detector!r}"
+        )
+    blocks = _Blocks(x, sample_rate, lm.frame, link_channels, detector)
 
     def score(q):
         return _score(blocks, lm, q, kind)

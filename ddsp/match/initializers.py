@@ -41,7 +41,7 @@ from .analysis import (
     log_frequencies,
     transfer_db,
 )
-from .dynamics import fit_dynamics, level_map, model_gain
+from .dynamics import _nelder_mead, fit_dynamics, level_map, model_gain
 from .eq import PARAMETRIC_EQ_BANDS, fit_bands
 from .objective import SpectralObjective, run_chain
 
@@ -739,6 +739,69 @@ _ANALYSIS_SECONDS = 8.0  # dynamics analysed on the loudest excerpt this long (c
 _FRAME_S = 0.005
 
 
+_DYNAMICS_STEPS = {"threshold_db": 3.0, "ratio": 0.3, "attack_ms": 0.7, "release_ms": 0.7,
+                   "knee_db": 3.0}  # fmt: skip
+
+
+def _polish_dynamics(
+    proc: Processor, ctx: Context, names: tuple[str, ...], evals: int, restarts: int = 0
+) -> tuple[float, dict]:
+    """``names`` from their current values by Nelder and Mead's simplex on the loss (the
+    whole chain as analysed so far, which the level mapping only approximates), ``evals``
+    losses a run, up to ``restarts`` more runs; ratio and times in logs. ``(loss,
+    values)``, the values set on ``proc``."""
+    logs = {"ratio", "attack_ms", "release_ms"}
+
+    def put(v: list[float]) -> None:
+        for n, x in zip(names, v):
+            spec = proc.spec(n)
+            setattr(proc, n, min(max(math.exp(x) if n in logs else x, spec.minimum),
+                                 spec.maximum))  # fmt: skip
+
+    def f(v: list[float]) -> float:
+        put(v)
+        return ctx.loss()
+
+    x0 = [math.log(_value(proc, n)) if n in logs else _value(proc, n) for n in names]
+    best = (ctx.loss(), x0)
+    # a simplex shrinks onto this valley's floor well before its minimum: restart it from
+    # its best point with a full-sized simplex while that gains (as fit_dynamics does)
+    for _ in range(restarts + 1):
+        v, loss = _nelder_mead(f, best[1], [_DYNAMICS_STEPS[n] for n in names], evals=evals)
+        gained = loss < best[0] * 0.99
+        if loss < best[0]:
+            best = (loss, v)
+        if not gained:
+            break
+    put(best[1])
+    return best[0], {n: _value(proc, n) for n in proc.spec_names()}
+
+
+def _polish_knee(proc: Processor, ctx: Context) -> tuple[float, dict]:
+    """Threshold and ratio on a grid for a hard and a 6 dB knee (the three trade: a lower
+    threshold with a gentler ratio or a wider knee gives much the same loud frames, and a
+    simplex crawls along that valley), then everything polished together."""
+    start = {n: _value(proc, n) for n in proc.spec_names()}
+    t_spec, r_spec = proc.spec("threshold_db"), proc.spec("ratio")
+    best = None
+    for knee in (0.0, 6.0):
+        for n, v in start.items():
+            setattr(proc, n, v)
+        proc.knee_db = knee
+        for dt in (-4.5, -3.0, -1.5, 0.0, 1.5):
+            for fr in (0.55, 0.7, 0.85, 1.0):
+                proc.threshold_db = min(max(start["threshold_db"] + dt, t_spec.minimum),
+                                        t_spec.maximum)  # fmt: skip
+                proc.ratio = min(max(start["ratio"] * fr, r_spec.minimum), r_spec.maximum)
+                loss = ctx.loss()
+                if best is None or loss < best[0]:
+                    best = (loss, {n: _value(proc, n) for n in proc.spec_names()})
+    for n, v in best[1].items():
+        setattr(proc, n, v)
+    names = ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")
+    return _polish_dynamics(proc, ctx, names, 40, restarts=2)
+
+
 @register_initializer(Compressor, stage="dynamics", linear=False)
 @register_initializer(Expander, stage="dynamics", linear=False)
 @register_initializer(Limiter, stage="dynamics", linear=False)
@@ -760,6 +823,60 @@ def _init_dynamics(proc: Processor, index: int, ctx: Context) -> dict[str, Findi
     link = getattr(proc, "link_channels", True)
     detector = getattr(proc, "detector", "peak")
     fit = fit_dynamics(xs, lm, sr, kind=kind, detector=detector, link_channels=link, ranges=ranges)
+    chosen = ""
+    if fit is not None and fit.engages() and "ratio" in names:
+        # the level mapping reads frame gains through whatever follows the compressor (an
+        # echo of louder or quieter frames, a reverb's tail), and a plugin's detector may
+        # smooth its level where the library's smooths its gain (JUCE's, so pedalboard's):
+        # the spectra of the chain decide, each detector and linking with its settings
+        # polished on the loss from the level mapping's
+        # (the second pass, with the rest of the chain analysed, keeps the first's choice)
+        first = index not in ctx.gains
+        detectors = [detector]
+        if first and hasattr(proc, "detector") and detector in ("peak", "envelope"):
+            detectors = ["peak", "envelope"]
+        links = [link]
+        if first and hasattr(proc, "link_channels") and xs.shape[0] > 1:
+            links = [True, False]
+        trials = []
+        for det in detectors:
+            for lk in links:
+                f = (
+                    fit
+                    if (det, lk) == (detector, link)
+                    else fit_dynamics(
+                        xs, lm, sr, kind=kind, detector=det, link_channels=lk, ranges=ranges
+                    )
+                )
+                if f is None or not f.engages():
+                    continue
+                if hasattr(proc, "detector"):
+                    proc.detector, proc.link_channels = det, lk
+                names4 = ("threshold_db", "ratio", "attack_ms", "release_ms")
+                if not first:  # the first pass's settings, as well as the level mapping's
+                    loss, values = _polish_dynamics(proc, ctx, names4, 24)
+                    trials.append((loss, det, lk, f, values))
+                for n in ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms"):
+                    _set(proc, n, getattr(f, n), "measured")
+                loss, values = _polish_dynamics(proc, ctx, names4, 24)
+                trials.append((loss, det, lk, f, values))
+        if trials:
+            loss, detector, link, fit, values = min(trials, key=lambda t: t[0])
+            if hasattr(proc, "detector"):
+                proc.detector, proc.link_channels = detector, link
+            for n, v in values.items():
+                setattr(proc, n, v)
+            if "knee_db" in names and first:
+                loss, values = _polish_knee(proc, ctx)
+            elif "knee_db" in names:
+                names5 = ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")
+                loss, values = _polish_dynamics(proc, ctx, names5, 40, restarts=2)
+            for n in ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms"):
+                setattr(fit, n, values[n])
+            scores = ", ".join(f"{d}{'' if lk else ' unlinked'} {t:.4g}"
+                               for t, d, lk, *_ in sorted(trials, key=lambda t: t[:3]))  # fmt: skip
+            chosen = (f"; {detector} detector{'' if link else ', channels apart'}, settings "
+                      f"polished on the loss (losses: {scores})")  # fmt: skip
     if fit is None or not fit.engages():
         peak = float(10 * torch.log10(x_c.square().amax() + 1e-20))
         top = proc.spec("threshold_db").maximum
@@ -774,7 +891,8 @@ def _init_dynamics(proc: Processor, index: int, ctx: Context) -> dict[str, Findi
                 out[n] = Finding(_value(proc, n), "undetermined", "compressor never engages")
         ctx.gains[index] = torch.ones(1, ctx.dry.shape[-1], dtype=torch.float64)
         return out
-    note = f"level mapping (engaged on {100 * fit.engaged:.0f}% of frames, {fit.rms_db:.1f} dB rms)"
+    note = (f"level mapping (engaged on {100 * fit.engaged:.0f}% of frames, {fit.rms_db:.1f} dB "
+            f"rms{chosen})")  # fmt: skip
     out = {}
     for n in ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms"):
         if n in names:

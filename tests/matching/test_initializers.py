@@ -135,6 +135,20 @@ def test_a_chorus_sweep_is_read_off_the_delay_track():
     assert abs((chain[0].lfo_phase - 0.3 + 0.5) % 1.0 - 0.5) < 0.01, chain[0].lfo_phase
 
 
+def test_a_compressor_that_smooths_its_level_is_found_so():
+    # JUCE's detector (pedalboard's): the level smoothed, not the gain; the analysis tries
+    # both detectors and keeps the one whose settings, polished on the loss, fit best
+    dry = hits(3.0, channels=2)
+    target = ddsp.Compressor(SR, detector="envelope", link_channels=False, threshold_db=-18.0,
+                             ratio=4.0, knee_db=0.0, attack_ms=2.0, release_ms=40.0)  # fmt: skip
+    wet = run(ddsp.Chain([target]), dry)
+    chain = ddsp.Chain([ddsp.Compressor(SR)])
+    found = _analyse(chain, dry, wet)[0]
+    v = chain[0].parameter_values()
+    assert chain[0].detector == "envelope" and "envelope detector" in found["ratio"].note
+    assert abs(v["threshold_db"] + 18.0) < 1.5 and abs(v["ratio"] - 4.0) < 1.0, v
+
+
 def test_freeverb_room_size_follows_the_measured_decay():
     from ddsp.match.analysis import decay_rt60
 
