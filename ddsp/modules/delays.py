@@ -94,9 +94,13 @@ class Chorus(Processor):
         """``x (batch, C, T)`` processed as if item ``b`` began ``starts[b]`` samples into
         the signal (its LFO at that phase, its line silent): crops of one long signal
         scored apart, as matching does, sweep as the whole signal did."""
-        x = check_audio(x)
-        c = self.controls()
-        rate = c["rate_hz"].detach().to(torch.float64).reshape(-1, 1, 1)
+        return self._run_at(check_audio(x), self.controls(), starts)
+
+    def _run_at(self, x: torch.Tensor, c: dict[str, Any], starts) -> torch.Tensor:
+        rate = torch.as_tensor(c["rate_hz"]).detach().to(torch.float64)
+        if rate.ndim and rate.shape[-1] > 1:  # a per-sample rate: its first value
+            rate = rate[..., :1]
+        rate = rate.reshape(-1, 1, 1)
         at = torch.as_tensor(starts, dtype=torch.float64).reshape(-1, 1, 1)
         phase = torch.remainder(self.lfo_phase + rate * at / self.sample_rate, 1.0)
         longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
@@ -114,7 +118,7 @@ class Chorus(Processor):
 
     def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
         if state is None and self.lfo_phase:
-            return self.run_at(x, [0] * x.shape[0]), None
+            return self._run_at(x, c, [0] * x.shape[0]), None
         out = chorus(
             x,
             sample_rate=self.sample_rate,

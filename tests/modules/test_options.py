@@ -123,7 +123,11 @@ def test_a_chorus_lfo_phase_starts_its_sweep_there_offline_in_crops_and_streamed
         assert torch.allclose(crops[1, :, 500:], whole[0, :, 2500:4000], atol=1e-12)
         stream = ddsp.Stream(proc, channels=2, batch=1, dtype=torch.float64)
         streamed = torch.cat([stream.process(x[..., i : i + 512]) for i in range(0, 4000, 512)], -1)
+        # a control given with the call is the one used
+        faster = proc(x, rate_hz=torch.tensor([5.0], dtype=torch.float64))
+        want = ddsp.Chorus(SR, lfo_phase=0.3, **{**values, "rate_hz": 5.0})(x)
     assert torch.allclose(streamed[..., : whole.shape[-1]], whole, atol=1e-9)
+    assert torch.allclose(faster, want, atol=1e-3) and not torch.allclose(faster, whole, atol=0.05)
 
 
 def test_an_envelope_detector_compressor_streams_as_it_runs_offline():
