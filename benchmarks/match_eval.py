@@ -15,20 +15,24 @@ the fit, the time, and the error of each recovered parameter against the chain's
 How pedalboard's processors map onto the library's, and so what "the error" means:
 
 * ``HighShelfFilter``/``LowShelfFilter``/``PeakFilter`` are JUCE's RBJ designs, the same
-  as :class:`ddsp.ParametricEQ`'s bands (shelves at q = 0.7071, pedalboard's default):
-  band gains compare directly. A band of the fit is matched to the chain's band of the
-  same kind (peaks: the nearest in log frequency); every other band should stay under 3 dB.
+  as :class:`ddsp.ParametricEQ`'s bands (shelves at q = 0.7071, pedalboard's default) with
+  its cuts off (the analysis switches off cuts it does not find): band gains compare
+  directly. A band of the fit is matched to the chain's band of the same kind (peaks: the
+  nearest in log frequency); every other band should stay under 3 dB.
 * ``Compressor`` is JUCE's: the level (``|x|`` per channel) is smoothed by a one-pole with
   time constants ``attack_ms / 2 pi`` and ``release_ms / 2 pi``, then a hard-knee curve
-  gives the gain. The library smooths the gain instead (10-90 % times, channels linked), so
-  threshold and ratio compare directly but times do not (reported, not scored).
+  gives the gain: the library's compressor with ``detector="envelope"``, channels apart,
+  10-90 % times ``ln 9 / 2 pi`` of pedalboard's (which the analysis picks when the pair
+  says so). Threshold and ratio compare directly; times are reported, not scored.
 * ``Delay`` is ``(1 - mix) x + mix y`` with ``y`` the echo line, the library's mix law;
-  its delay time compares directly (pedalboard's line is whole samples).
+  its delay time compares directly (pedalboard's line is whole samples, truncated:
+  0.12 s is 5759 samples at 48 kHz).
 * ``Reverb`` is JUCE's Freeverb, the library's :class:`ddsp.Freeverb`: the score is the
   RT60 (T20 of the wet-only impulse response) of the fitted processor against that of the
   chain's, each measured the same way.
 * ``Distortion`` is ``tanh(drive x)``, :class:`ddsp.Distortion` at mix 1 and bias 0;
-  ``Chorus`` is JUCE's (negative feedback, its own depth law): distance only.
+  ``Chorus`` is JUCE's (negative feedback, delay ``centre + 10 depth`` ms swept from LFO
+  phase 0.5): :class:`ddsp.Chorus` with ``lfo_phase=0.5``, scored by distance only.
 
 Timing is wall time on this machine with its load, which the header prints (``uptime``);
 on a shared machine read it with that.

@@ -132,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
     processors = []
     for i, proc in enumerate(chain):
         params = {name: d.as_dict() for name, d in res.determination.get(i, {}).items()}
-        processors.append({"processor": type(proc).__name__, "parameters": params})
+        entry = {"processor": type(proc).__name__, "parameters": params}
+        if proc.options():  # what the analysis chose besides values (a detector, cuts off)
+            entry["options"] = proc.options()
+        processors.append(entry)
     report = {
         "dry": str(args.dry),
         "wet": str(args.wet),

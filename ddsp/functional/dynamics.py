@@ -32,7 +32,7 @@ __all__ = [
     "DynamicsState",
 ]
 
-DETECTORS = ("peak", "rms")
+DETECTORS = ("peak", "rms", "envelope")
 KINDS = ("compressor", "expander")
 _FLOOR = 1e-10  # level floor (-200 dB): silence stays finite in dB and in gradients
 
@@ -188,6 +188,8 @@ def _dynamics(
         )
     }
     static = all(t.shape[-1] == 1 for t in ctl.values())
+    if detector == "envelope":
+        return _envelope_dynamics(x, ctl, sample_rate, link_channels, kind, state, return_state)
     initial = 1.0 if state is None else state.gain.detach()
     if fused and static and detector == "peak" and not link_channels:
         y, gain = _fused(x, ctl, sample_rate, kind == "compressor", initial)
@@ -206,6 +208,45 @@ def _dynamics(
         return y
     gain = smoothed[..., -1:].detach() if smoothed.shape[-1] else torch.as_tensor(initial)
     return y, DynamicsState(gain, power)
+
+
+def _envelope_dynamics(
+    x: torch.Tensor,
+    ctl: dict[str, torch.Tensor],
+    sample_rate: float,
+    link_channels: bool,
+    kind: str,
+    state: DynamicsState | None,
+    return_state: bool,
+):
+    """The ``"envelope"`` detector: the level is ``|x|`` through the attack/release one-pole
+    (attack where it rises), the static curve gives the gain, which is not smoothed again:
+    JUCE's ``dsp::Compressor`` (its ballistics filter), with a knee. The envelope's last
+    value per channel is the state (in ``DynamicsState.power``)."""
+    start = 0.0 if state is None or state.power is None else -state.power.detach()[..., None]
+    # smooth_gain attacks where its input falls: on -|x| that is where the level rises
+    env = -smooth_gain(
+        -x.abs(),
+        ms_to_coef(ctl["attack_ms"], sample_rate),
+        ms_to_coef(ctl["release_ms"], sample_rate),
+        initial=start,
+    )
+    level_env = env
+    if link_channels:
+        if x.ndim < 2:
+            raise ValueError(
+                f"expected (..., channels, time) audio to link channels, got {tuple(x.shape)}"
+            )
+        level_env = env.amax(dim=-2, keepdim=True)
+    level = 20.0 * torch.log10(level_env.clamp_min(0.0) + _FLOOR)
+    gain_db = gain_curve_db(level, ctl["threshold_db"], ctl["ratio"], ctl["knee_db"], kind=kind)
+    gain = torch.pow(10.0, gain_db / 20.0)
+    y = x * gain * torch.pow(10.0, ctl["makeup_db"] / 20.0)
+    if not return_state:
+        return y
+    last = env[..., -1].detach() if env.shape[-1] else (-start)[..., 0] * torch.ones(x.shape[:-1])
+    g = gain[..., -1:].detach() if gain.shape[-1] else torch.ones(*x.shape[:-1], 1)
+    return y, DynamicsState(g, last)
 
 
 def _fused(
@@ -267,7 +308,9 @@ def compressor(
         attack_ms, release_ms: 10-90 % times of the gain smoothing, ms, ``> 0``.
         knee_db: knee width in dB, ``>= 0``.
         makeup_db: gain after compression, dB.
-        detector: ``"peak"`` or ``"rms"`` (one-pole mean square over ``rms_ms``).
+        detector: ``"peak"``, ``"rms"`` (one-pole mean square over ``rms_ms``) or
+            ``"envelope"``: ``|x|`` through the attack/release one-pole, then the curve,
+            the gain itself not smoothed (JUCE's ``dsp::Compressor``, pedalboard's).
         link_channels: detect on the loudest channel (``dim=-2``) so the image holds.
         state: a previous block's :class:`DynamicsState`; None starts from unity gain.
         return_state: also return the final state.

@@ -25,6 +25,7 @@ __all__ = [
     "transfer_db",
     "find_echoes",
     "decay_rt60",
+    "delay_track",
     "frame_levels_db",
     "coherence",
     "log_frequencies",
@@ -324,3 +325,48 @@ def coherence(
     msc = cross / (pd * pw + 1e-30)
     weight = pw / (pw.sum() + 1e-30)
     return float((msc * weight).sum())
+
+
+def delay_track(
+    dry: torch.Tensor,
+    wet: torch.Tensor,
+    sample_rate: float,
+    *,
+    min_ms: float,
+    max_ms: float,
+    frame_s: float = 0.085,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The lag of the strongest delayed copy of ``dry`` in ``wet`` frame by frame, between
+    ``min_ms`` and ``max_ms``: a chorus's or flanger's swept delay. Per STFT frame the
+    phase transform of the cross-spectrum (GCC-PHAT, Knapp & Carter, IEEE TASSP 1976),
+    summed over channels: whitening keeps a tonal signal's own periodicity from passing
+    for a delay. Returns the frames' centre times (s), lags (ms, interpolated) and
+    weights (the peak's height times the frame's share of the energy)."""
+    d, w = _pair_channels(dry.double(), wet.double())
+    n_fft = 1 << max(8, round(math.log2(frame_s * sample_rate)))
+    hop = n_fft // 4
+    win = torch.hann_window(n_fft, dtype=torch.float64)
+    sd = torch.stft(d, n_fft, hop, window=win, center=False, return_complex=True)
+    sw = torch.stft(w, n_fft, hop, window=win, center=False, return_complex=True)
+    cross = (sw * sd.conj()).sum(0)  # (bins, frames)
+    f = torch.fft.rfftfreq(n_fft, 1 / sample_rate, dtype=torch.float64)
+    band = ((f > 80.0) & (f < min(10_000.0, 0.45 * sample_rate))).double()[:, None]
+    phat = cross / (cross.abs() + 1e-30) * band
+    gcc = torch.fft.irfft(phat, n_fft, dim=0)  # (lags, frames)
+    lo = max(1, int(min_ms * sample_rate / 1000))
+    hi = min(n_fft // 2, int(math.ceil(max_ms * sample_rate / 1000)) + 1)
+    seg = gcc[lo:hi]
+    peak, idx = seg.max(0)
+    # to a fraction of a sample: the parabola through the peak and its neighbours (a
+    # swept comb's notches move by a sample's error)
+    i0 = idx.clamp(1, seg.shape[0] - 2)
+    cols = torch.arange(seg.shape[1])
+    a, b, c = seg[i0 - 1, cols], seg[i0, cols], seg[i0 + 1, cols]
+    den = a - 2 * b + c
+    frac = torch.where(den < 0, 0.5 * (a - c) / den.clamp(max=-1e-30), torch.zeros_like(den))
+    frac = torch.where(idx == i0, frac.clamp(-0.5, 0.5), torch.zeros_like(frac))
+    energy = sd.abs().square().sum((0, 1))
+    share = energy / (energy.max() + 1e-30)
+    times = (torch.arange(gcc.shape[1], dtype=torch.float64) * hop + n_fft / 2) / sample_rate
+    lags = 1000.0 * ((idx + lo).double() + frac) / sample_rate
+    return times, lags, peak.clamp_min(0.0) * (share > 1e-3).double()

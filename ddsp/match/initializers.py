@@ -35,12 +35,13 @@ from ..modules.reverb import ConvolutionReverb, NoiseReverb
 from .analysis import (
     Response,
     decay_rt60,
+    delay_track,
     estimate_response,
     find_echoes,
     log_frequencies,
     transfer_db,
 )
-from .dynamics import fit_dynamics, level_map, model_gain
+from .dynamics import _nelder_mead, fit_dynamics, level_map, model_gain
 from .eq import PARAMETRIC_EQ_BANDS, fit_bands
 from .objective import SpectralObjective, run_chain
 
@@ -179,10 +180,33 @@ class Context:
         keep = self.ready | ({self.current} if self.current is not None else set())
         return Chain([p for i, p in enumerate(self.chain) if i in keep])
 
-    def loss(self) -> float:
-        """The objective on the evaluation crops for :meth:`partial_chain`."""
+    def level_pending(self) -> bool:
+        """Whether a level processor (a gain, analysed last) is not initialised yet."""
+        return any(
+            i not in self.ready and (init := initializer_for(p)) and init.stage == STAGES["level"]
+            for i, p in enumerate(self.chain)
+        )
+
+    def loss(self, context: int | None = None) -> float:
+        """The objective on the evaluation crops for :meth:`partial_chain`, ``context``
+        samples before each (default: the objective's). While the chain's level processor
+        waits for its turn, the output is brought to the wet crops' energy first: a search
+        before it compares shapes, not levels (a reverb's dry gain of 1 - mix against a
+        plugin's own dry level would otherwise pull its mix)."""
+        obj = self.objective
+        c = obj.context if context is None else int(context)
         with torch.no_grad():
-            return float(self.objective.loss(self.partial_chain(), self.eval_starts))
+            x = torch.nn.functional.pad(obj.dry, (c, 0))
+            x = torch.stack([x[:, s : s + c + obj.crop] for s in self.eval_starts])
+            at = [s - c for s in self.eval_starts]
+            y = run_chain(self.partial_chain(), x, at)[..., c:]
+            if self.level_pending():
+                e_w = sum(float(obj.wet[..., s : s + obj.crop].square().sum())
+                          for s in self.eval_starts)  # fmt: skip
+                e_y = float(y.square().sum())
+                if e_y > 0 and e_w > 0:
+                    y = y * math.sqrt(e_w / e_y)
+            return float(obj.loss_of(y, self.eval_starts))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -202,17 +226,24 @@ def _set(proc: Processor, name: str, value: float, how: str, note: str = "") -> 
 
 
 def search(
-    proc: Processor, name: str, values: list[float], ctx: Context, note: str = ""
+    proc: Processor,
+    name: str,
+    values: list[float],
+    ctx: Context,
+    note: str = "",
+    *,
+    context: int | None = None,
 ) -> Finding:
     """Set ``name`` to the value of ``values`` with the lowest loss on the evaluation crops
     (a coarse global search, for parameters whose loss is not smooth); the note gives the
-    values within 2% of the best loss."""
+    values within 2% of the best loss. ``context``: samples before each crop (see
+    :meth:`Context.loss`)."""
     spec = proc.spec(name)
     values = sorted({min(max(float(v), spec.minimum), spec.maximum) for v in values})
     losses = []
     for v in values:
         setattr(proc, name, v)
-        losses.append(ctx.loss())
+        losses.append(ctx.loss(context))
     best = min(range(len(values)), key=losses.__getitem__)
     near = [v for v, ell in zip(values, losses) if ell <= losses[best] * 1.02]
     setattr(proc, name, values[best])
@@ -313,9 +344,102 @@ def _init_delay(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]
     }
 
 
+def _fit_sweep(
+    times: torch.Tensor, lags: torch.Tensor, weights: torch.Tensor, rates: list[float]
+) -> tuple[float, float, float, float, float] | None:
+    """``lag ~ centre + depth sin(2 pi (phase + rate t))`` through a delay track, robustly:
+    per rate of ``rates`` a weighted least-squares fit, scored with residuals capped at
+    1 ms (the track's outliers: frames where another lag won), then the best rate refined
+    and the fit redone on its inliers. ``(rate, centre, depth, phase, inlier fraction)``."""
+    keep = weights > 0
+    t, y, w = times[keep], lags[keep], weights[keep]
+    if t.numel() < 8:
+        return None
+
+    def fit(rate: float, mask: torch.Tensor) -> tuple[torch.Tensor, float]:
+        arg = 2 * math.pi * rate * t
+        a = torch.stack([torch.ones_like(t), torch.sin(arg), torch.cos(arg)], -1)
+        sw = (w * mask).sqrt()[:, None]
+        sol = torch.linalg.lstsq(a * sw, y[:, None] * sw).solution[:, 0]
+        r = y - a @ sol
+        return sol, float((w * r.square().clamp(max=1.0)).sum())
+
+    every = torch.ones_like(t)
+    best = min(rates, key=lambda r: fit(r, every)[1])
+    fine = [best * 2 ** (k / 96) for k in range(-6, 7)]
+    best = min(fine, key=lambda r: fit(r, every)[1])
+    sol, _ = fit(best, every)
+    for _ in range(3):  # refit on the inliers
+        arg = 2 * math.pi * best * t
+        model = sol[0] + sol[1] * torch.sin(arg) + sol[2] * torch.cos(arg)
+        mask = ((y - model).abs() < 1.0).double()
+        if float(mask.sum()) < 8:
+            break
+        sol, _ = fit(best, mask)
+    centre, sa, ca = (float(v) for v in sol)
+    phase = (math.atan2(ca, sa) / (2 * math.pi)) % 1.0
+    return best, centre, math.hypot(sa, ca), phase, float(mask.mean())
+
+
 @register_initializer(Chorus, stage="modulation", linear=True, rough=("rate_hz", "centre_ms"))
 @register_initializer(Flanger, stage="modulation", linear=True, rough=("rate_hz", "centre_ms"))
 def _init_chorus(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
+    c, d, r = proc.spec("centre_ms"), proc.spec("depth_ms"), proc.spec("rate_hz")
+    x_in = ctx.model(ctx.dry, stop=index)
+    times, lags, weights = delay_track(x_in, ctx.wet, ctx.sample_rate,
+                                       min_ms=max(c.minimum - d.maximum, 0.5),
+                                       max_ms=c.maximum + d.maximum)  # fmt: skip
+    sweep = _fit_sweep(times, lags, weights, _log_grid(r.minimum, r.maximum, 160))
+    if sweep is None or sweep[4] < 0.3:
+        return _search_chorus(proc, ctx)
+    rate, centre, depth, phase, inliers = sweep
+    note = f"sine through the delay track ({100 * inliers:.0f}% of frames on it)"
+    out = {
+        "rate_hz": _set(proc, "rate_hz", rate, "measured", note),
+        "centre_ms": _set(proc, "centre_ms", centre, "measured", note),
+    }
+    out["depth_ms"] = _set(proc, "depth_ms", min(depth, _value(proc, "centre_ms") - 0.05),
+                           "measured", note)  # fmt: skip
+    # the swept comb's notches move with a sample's error in the delay: a phase error of
+    # 1/300 cycle over a 3 ms sweep is 3 samples, so the track's sine is a start and the
+    # loss settles phase and rate (finer than a frame can), before and after the mix
+    proc.mix = 0.5
+    if hasattr(proc, "lfo_phase"):
+        proc.lfo_phase = phase
+        out["rate_hz"] = _polish_sweep(proc, ctx, (0.004, 0.0015), note)
+    out["mix"] = search(proc, "mix", [0.1, 0.25, 0.4, 0.5, 0.6, 0.75], ctx)
+    out["feedback"] = search(proc, "feedback", [-0.5, -0.25, 0.0, 0.25, 0.5], ctx)
+    m = _value(proc, "mix")
+    out["mix"] = search(proc, "mix", [m - 0.05, m, m + 0.05], ctx)
+    if hasattr(proc, "lfo_phase"):
+        out["rate_hz"] = _polish_sweep(proc, ctx, (0.0015, 0.0005), note)
+        out["lfo_phase"] = Finding(proc.lfo_phase, "searched", f"{note}; polished on the loss")
+    return out
+
+
+def _polish_sweep(proc: Processor, ctx: Context, steps: tuple[float, ...], note: str) -> Finding:
+    """LFO phase and rate in turn, each step of ``steps`` (cycles over the signal)."""
+    seconds = ctx.dry.shape[-1] / ctx.sample_rate
+    best = ctx.loss()
+    found = Finding(_value(proc, "rate_hz"), "measured", note)
+    for step in steps:
+        for _ in range(2):
+            p0 = proc.lfo_phase
+            for p in ((p0 - step) % 1.0, (p0 + step) % 1.0):
+                proc.lfo_phase = p
+                loss = ctx.loss()
+                if loss < best:
+                    best, p0 = loss, p
+            proc.lfo_phase = p0
+            r0 = _value(proc, "rate_hz")
+            found = search(proc, "rate_hz", [r0 + k * step / seconds for k in (-1, 0, 1)],
+                           ctx, note)  # fmt: skip
+            best = min(best, ctx.loss())
+    return found
+
+
+def _search_chorus(proc: Processor, ctx: Context) -> dict[str, Finding]:
+    """No sweep stands out of the delay track: a coarse search on the loss."""
     out: dict[str, Finding] = {}
     c = proc.spec("centre_ms")
     out["centre_ms"] = search(proc, "centre_ms", _log_grid(c.minimum, c.maximum, 8), ctx)
@@ -395,19 +519,6 @@ def _wet_energy(proc: Processor, seconds: float, sample_rate: float) -> float:
     return float(y.square().sum() / y.shape[1])
 
 
-def _search_reverb(proc: Processor, size: str, sizes: list[float], ctx: Context):
-    """No decay stands out of the response (a compressor before the reverb modulates the
-    gain with the signal, and the linear estimate's floor buries the tail): search the mix
-    and the size on the loss, as for a delay without a clear echo."""
-    why = "no decaying tail in the response"
-    out = {"mix": search(proc, "mix", [0.0, 0.1, 0.2, 0.3, 0.45], ctx, why)}
-    if out["mix"].value > 0.0:
-        out[size] = search(proc, size, sizes, ctx, why)
-        m = out["mix"].value
-        out["mix"] = search(proc, "mix", [m * f for f in (0.7, 1.0, 1.4)], ctx, why)
-    return out
-
-
 @register_initializer(NoiseReverb, stage="structure", linear=True)
 @register_initializer(FDNReverb, stage="structure", linear=True)
 def _init_decay_reverb(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
@@ -454,27 +565,64 @@ def _freeverb_damping(rt60_s: float, rt60_high_s: float, freq_hz: float, sample_
     return d / 0.4
 
 
+_REVERB_CONTEXT_S = 1.0  # searches on a reverb hear this much before each crop
+
+
+def _around(value: float, steps: tuple[float, ...], lo: float, hi: float) -> list[float]:
+    return [min(max(value + d, lo), hi) for d in steps]
+
+
 @register_initializer(Freeverb, stage="structure", linear=True)
 def _init_freeverb(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
+    # a reverb's loss only means something with its tail: crops hear a second before them
+    long = int(_REVERB_CONTEXT_S * ctx.sample_rate)
     t = _tail(ctx)
     if t is None:
-        return _search_reverb(proc, "room_size", [0.3, 0.5, 0.7, 0.85], ctx)
-    out = {}
+        # no decay stands out of the response (a compressor before the reverb modulates
+        # the gain with the signal, and the linear estimate's floor buries the tail)
+        note = "no decaying tail in the response: each size of a grid with its best mix"
+        pairs = [(r, m) for r in (0.3, 0.45, 0.6, 0.7, 0.8, 0.9)
+                 for m in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)]  # fmt: skip
+        return _fit_freeverb(proc, ctx, pairs, note, long)
     if not math.isnan(t.rt60_high_s) and t.rt60_high_s < t.rt60_s:
-        d = _freeverb_damping(t.rt60_s, t.rt60_high_s, 5000.0, ctx.sample_rate)
-        out["damping"] = _set(proc, "damping", d, "measured", "from the 3-8 kHz T20")
+        proc.damping = min(max(_freeverb_damping(t.rt60_s, t.rt60_high_s, 5000.0,
+                                                 ctx.sample_rate), 0.0), 1.0)  # fmt: skip
     energy = _wet_energy(proc, min(4.0, 1.5 * t.rt60_s + 0.2), ctx.sample_rate)
-    proc.mix = min(max(_mix_for(t.energy_ratio, energy), 0.0), 1.0)
-    # the estimated response's tail is noisy where the dry signal is sparse: the T20 is a
-    # start, the loss around it decides
-    rooms = [_freeverb_room(t.rt60_s * f) for f in (0.6, 0.75, 0.9, 1.0, 1.15, 1.35, 1.7)]
-    out["room_size"] = search(
-        proc, "room_size", rooms, ctx, f"around the tail's T20 {t.rt60_s:.2f} s"
-    )
-    m = _value(proc, "mix")
-    out["mix"] = search(
-        proc, "mix", [m * f for f in (0.5, 0.7, 1.0, 1.4, 2.0)], ctx, "tail / direct"
-    )
+    m0 = min(max(_mix_for(t.energy_ratio, energy), 0.0), 1.0)
+    # the estimated response's tail is noisy where the dry signal is sparse (its T20 runs
+    # short on music): the T20 is a start, the loss around it decides, size, damping and
+    # mix in turn (they trade: a longer tail with more damping, a shorter one louder)
+    # (a few hits' tail read 0.45 s for 1.6 s): sizes over the whole range as well
+    note = f"the tail's T20 {t.rt60_s:.2f} s and a grid, each size with its best mix"
+    rooms = [_freeverb_room(t.rt60_s), 0.2, 0.35, 0.5, 0.6, 0.7, 0.78, 0.85, 0.92]
+    pairs = [(r, min(m0 * g, 1.0)) for r in rooms for g in (0.5, 0.75, 1.0, 1.4)]
+    return _fit_freeverb(proc, ctx, pairs, note, long)
+
+
+def _fit_freeverb(
+    proc: Processor, ctx: Context, pairs: list[tuple[float, float]], note: str, context: int
+) -> dict[str, Finding]:
+    """The best ``(room_size, mix)`` of ``pairs`` on the loss, then damping, mix and size
+    polished in turn."""
+    best = (math.inf, 0.0, 0.0)
+    for room, mix in pairs:
+        proc.room_size = min(max(room, 0.0), 1.0)
+        proc.mix = min(max(mix, 0.0), 1.0)
+        loss = ctx.loss(context)
+        if loss < best[0]:
+            best = (loss, _value(proc, "room_size"), _value(proc, "mix"))
+    proc.room_size, proc.mix = best[1], best[2]
+    out = {}
+    for step in (0.05, 0.025, 0.01):
+        out["damping"] = search(proc, "damping", _around(_value(proc, "damping"),
+                                (-0.3, -0.15, -6 * step, 0.0, 6 * step, 0.15, 0.3), 0, 1),
+                                ctx, "searched with the size", context=context)  # fmt: skip
+        m = _value(proc, "mix")
+        out["mix"] = search(proc, "mix", [m * (1 + k * step * 2) for k in (-2, -1, 0, 1, 2)],
+                            ctx, "searched with the size", context=context)  # fmt: skip
+        r = _value(proc, "room_size")
+        out["room_size"] = search(proc, "room_size", _around(r, (-step, 0.0, step), 0.0, 1.0),
+                                  ctx, note, context=context)  # fmt: skip
     return out
 
 
@@ -512,6 +660,8 @@ def _spectral_target(proc: Processor, index: int, ctx: Context):
     quiet = None
     for g in ctx.gains.values():
         calm = (g.amin(0) > 10 ** (-0.25 / 20))[: ref.shape[-1]]
+        if bool(calm.all()):
+            continue  # a compressor found idle: it colours nothing
         quiet = calm if quiet is None else quiet & calm
     # the modelled gain is a model: a small error of it near the knee still colours the low
     # bands (their analysis frames are long), so keep to the quietest frames as well
@@ -538,10 +688,15 @@ def _init_eq(proc: Processor, index: int, ctx: Context) -> dict[str, Finding]:
         hz, db, q = f"{slot}_hz", f"{slot}_db", f"{slot}_q"
         if band is None:
             spec = proc.spec(hz)
-            if slot == "low_cut":
-                out[hz] = _set(proc, hz, spec.minimum, "unused", "no low cut found")
-            elif slot == "high_cut":
-                out[hz] = _set(proc, hz, spec.maximum, "unused", "no high cut found")
+            if slot in ("low_cut", "high_cut"):
+                # a cut at its range end is not flat (a 20 kHz low-pass takes the top octave
+                # at 48 kHz): switch it off where the EQ can
+                end = spec.minimum if slot == "low_cut" else spec.maximum
+                why = f"no {slot.replace('_', ' ')} found"
+                if hasattr(proc, slot):
+                    setattr(proc, slot, False)
+                    why += ": switched off"
+                out[hz] = _set(proc, hz, end, "unused", why)
             else:
                 out[db] = _set(proc, db, 0.0, "unused", "no band needed here")
                 out[hz] = Finding(_value(proc, hz), "unused", "band is flat")
@@ -584,6 +739,69 @@ _ANALYSIS_SECONDS = 8.0  # dynamics analysed on the loudest excerpt this long (c
 _FRAME_S = 0.005
 
 
+_DYNAMICS_STEPS = {"threshold_db": 3.0, "ratio": 0.3, "attack_ms": 0.7, "release_ms": 0.7,
+                   "knee_db": 3.0}  # fmt: skip
+
+
+def _polish_dynamics(
+    proc: Processor, ctx: Context, names: tuple[str, ...], evals: int, restarts: int = 0
+) -> tuple[float, dict]:
+    """``names`` from their current values by Nelder and Mead's simplex on the loss (the
+    whole chain as analysed so far, which the level mapping only approximates), ``evals``
+    losses a run, up to ``restarts`` more runs; ratio and times in logs. ``(loss,
+    values)``, the values set on ``proc``."""
+    logs = {"ratio", "attack_ms", "release_ms"}
+
+    def put(v: list[float]) -> None:
+        for n, x in zip(names, v):
+            spec = proc.spec(n)
+            setattr(proc, n, min(max(math.exp(x) if n in logs else x, spec.minimum),
+                                 spec.maximum))  # fmt: skip
+
+    def f(v: list[float]) -> float:
+        put(v)
+        return ctx.loss()
+
+    x0 = [math.log(_value(proc, n)) if n in logs else _value(proc, n) for n in names]
+    best = (ctx.loss(), x0)
+    # a simplex shrinks onto this valley's floor well before its minimum: restart it from
+    # its best point with a full-sized simplex while that gains (as fit_dynamics does)
+    for _ in range(restarts + 1):
+        v, loss = _nelder_mead(f, best[1], [_DYNAMICS_STEPS[n] for n in names], evals=evals)
+        gained = loss < best[0] * 0.99
+        if loss < best[0]:
+            best = (loss, v)
+        if not gained:
+            break
+    put(best[1])
+    return best[0], {n: _value(proc, n) for n in proc.spec_names()}
+
+
+def _polish_knee(proc: Processor, ctx: Context) -> tuple[float, dict]:
+    """Threshold and ratio on a grid for a hard and a 6 dB knee (the three trade: a lower
+    threshold with a gentler ratio or a wider knee gives much the same loud frames, and a
+    simplex crawls along that valley), then everything polished together."""
+    start = {n: _value(proc, n) for n in proc.spec_names()}
+    t_spec, r_spec = proc.spec("threshold_db"), proc.spec("ratio")
+    best = None
+    for knee in (0.0, 6.0):
+        for n, v in start.items():
+            setattr(proc, n, v)
+        proc.knee_db = knee
+        for dt in (-4.5, -3.0, -1.5, 0.0, 1.5):
+            for fr in (0.55, 0.7, 0.85, 1.0):
+                proc.threshold_db = min(max(start["threshold_db"] + dt, t_spec.minimum),
+                                        t_spec.maximum)  # fmt: skip
+                proc.ratio = min(max(start["ratio"] * fr, r_spec.minimum), r_spec.maximum)
+                loss = ctx.loss()
+                if best is None or loss < best[0]:
+                    best = (loss, {n: _value(proc, n) for n in proc.spec_names()})
+    for n, v in best[1].items():
+        setattr(proc, n, v)
+    names = ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")
+    return _polish_dynamics(proc, ctx, names, 40, restarts=2)
+
+
 @register_initializer(Compressor, stage="dynamics", linear=False)
 @register_initializer(Expander, stage="dynamics", linear=False)
 @register_initializer(Limiter, stage="dynamics", linear=False)
@@ -605,17 +823,76 @@ def _init_dynamics(proc: Processor, index: int, ctx: Context) -> dict[str, Findi
     link = getattr(proc, "link_channels", True)
     detector = getattr(proc, "detector", "peak")
     fit = fit_dynamics(xs, lm, sr, kind=kind, detector=detector, link_channels=link, ranges=ranges)
-    if fit is None or fit.engaged < 0.02:
+    chosen = ""
+    if fit is not None and fit.engages() and "ratio" in names:
+        # the level mapping reads frame gains through whatever follows the compressor (an
+        # echo of louder or quieter frames, a reverb's tail), and a plugin's detector may
+        # smooth its level where the library's smooths its gain (JUCE's, so pedalboard's):
+        # the spectra of the chain decide, each detector and linking with its settings
+        # polished on the loss from the level mapping's
+        # (the second pass, with the rest of the chain analysed, keeps the first's choice)
+        first = index not in ctx.gains
+        detectors = [detector]
+        if first and hasattr(proc, "detector") and detector in ("peak", "envelope"):
+            detectors = ["peak", "envelope"]
+        links = [link]
+        if first and hasattr(proc, "link_channels") and xs.shape[0] > 1:
+            links = [True, False]
+        trials = []
+        for det in detectors:
+            for lk in links:
+                f = (
+                    fit
+                    if (det, lk) == (detector, link)
+                    else fit_dynamics(
+                        xs, lm, sr, kind=kind, detector=det, link_channels=lk, ranges=ranges
+                    )
+                )
+                if f is None or not f.engages():
+                    continue
+                if hasattr(proc, "detector"):
+                    proc.detector, proc.link_channels = det, lk
+                names4 = ("threshold_db", "ratio", "attack_ms", "release_ms")
+                if not first:  # the first pass's settings, as well as the level mapping's
+                    loss, values = _polish_dynamics(proc, ctx, names4, 24)
+                    trials.append((loss, det, lk, f, values))
+                for n in ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms"):
+                    _set(proc, n, getattr(f, n), "measured")
+                loss, values = _polish_dynamics(proc, ctx, names4, 24)
+                trials.append((loss, det, lk, f, values))
+        if trials:
+            loss, detector, link, fit, values = min(trials, key=lambda t: t[0])
+            if hasattr(proc, "detector"):
+                proc.detector, proc.link_channels = detector, link
+            for n, v in values.items():
+                setattr(proc, n, v)
+            if "knee_db" in names and first:
+                loss, values = _polish_knee(proc, ctx)
+            elif "knee_db" in names:
+                names5 = ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")
+                loss, values = _polish_dynamics(proc, ctx, names5, 40, restarts=2)
+            for n in ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms"):
+                setattr(fit, n, values[n])
+            scores = ", ".join(f"{d}{'' if lk else ' unlinked'} {t:.4g}"
+                               for t, d, lk, *_ in sorted(trials, key=lambda t: t[:3]))  # fmt: skip
+            chosen = (f"; {detector} detector{'' if link else ', channels apart'}, settings "
+                      f"polished on the loss (losses: {scores})")  # fmt: skip
+    if fit is None or not fit.engages():
         peak = float(10 * torch.log10(x_c.square().amax() + 1e-20))
         top = proc.spec("threshold_db").maximum
-        why = f"the gain never changes with level (input peaks at {peak:.1f} dBFS)"
+        why = f"the gain never changes with level (input peaks at {peak:.1f} dBFS"
+        if fit is not None:
+            why += (f"; the best compressor's gain moves {fit.range_db:.1f} dB from the "
+                    "quietest frames to the loudest")  # fmt: skip
+        why += ")"
         out = {"threshold_db": _set(proc, "threshold_db", top, "undetermined", why)}
         for n in ("ratio", "attack_ms", "release_ms", "knee_db"):
             if n in names:
                 out[n] = Finding(_value(proc, n), "undetermined", "compressor never engages")
         ctx.gains[index] = torch.ones(1, ctx.dry.shape[-1], dtype=torch.float64)
         return out
-    note = f"level mapping (engaged on {100 * fit.engaged:.0f}% of frames, {fit.rms_db:.1f} dB rms)"
+    note = (f"level mapping (engaged on {100 * fit.engaged:.0f}% of frames, {fit.rms_db:.1f} dB "
+            f"rms{chosen})")  # fmt: skip
     out = {}
     for n in ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms"):
         if n in names:
@@ -661,7 +938,8 @@ def _match_level_with(proc: Processor, name: str, ctx: Context) -> Finding:
     file's energy (on the evaluation crops)."""
     with torch.no_grad():
         x = ctx.objective.inputs(ctx.eval_starts)
-        y = run_chain(ctx.partial_chain(), x)[..., ctx.objective.context :]
+        at = [s - ctx.objective.context for s in ctx.eval_starts]
+        y = run_chain(ctx.partial_chain(), x, at)[..., ctx.objective.context :]
         e_y = float(y.square().sum())
         e_w = sum(
             float(ctx.objective.wet[..., s : s + ctx.objective.crop].square().sum())

@@ -26,10 +26,13 @@ MATCH_FFT_SIZES = (2048, 512, 128)
 _LOG_EPS = 1e-5
 
 
-def run_chain(chain: Chain, x: torch.Tensor) -> torch.Tensor:
-    """``chain(x)``: the processors in turn."""
+def run_chain(chain: Chain, x: torch.Tensor, at: Sequence[int] | None = None) -> torch.Tensor:
+    """``chain(x)``: the processors in turn. ``at``: where each item of ``x`` begins in the
+    signal (samples), for processors that change with time (an LFO's phase: those with a
+    ``run_at(x, at)``), so that crops sweep as the whole signal did."""
     for proc in chain:
-        x = proc(x)
+        run_at = getattr(proc, "run_at", None)
+        x = proc(x) if at is None or run_at is None else run_at(x, list(at))
     return x
 
 
@@ -110,7 +113,8 @@ class SpectralObjective:
 
     def loss(self, chain: Chain, starts: Sequence[int]) -> torch.Tensor:
         """The loss of ``chain`` on the crops at ``starts`` (differentiable in the chain)."""
-        y = run_chain(chain, self.inputs(starts))[..., self.context :]
+        at = [s - self.context for s in starts]
+        y = run_chain(chain, self.inputs(starts), at)[..., self.context :]
         return self.loss_of(y, starts)
 
     def loss_of(self, y: torch.Tensor, starts: Sequence[int]) -> torch.Tensor:

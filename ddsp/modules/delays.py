@@ -10,6 +10,7 @@ import torch
 
 from ..functional import DelayState, chorus, delay, ping_pong_delay
 from ..params import ParamSpec
+from ._options import number_option
 from .base import Processor, check_audio
 
 __all__ = ["Delay", "Chorus", "Flanger", "PingPongDelay"]
@@ -78,10 +79,46 @@ class Chorus(Processor):
         ParamSpec("mix", "", 0.0, 1.0, 0.5, description="dry 0 .. wet 1"),
     )
 
+    def __init__(self, sample_rate: float, lfo_phase: float = 0.0, **values: float) -> None:
+        super().__init__(sample_rate, **values)
+        self.lfo_phase = number_option(type(self).__name__, "lfo_phase", lfo_phase, 0.0, 1.0)
+
+    def options(self) -> dict[str, Any]:
+        # only a phase that is not 0: a default chorus saves as before
+        return {"lfo_phase": self.lfo_phase} if self.lfo_phase else {}
+
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
         return self._run(check_audio(x), self.controls(**controls), None)[0]
 
+    def run_at(self, x: torch.Tensor, starts: list[int] | torch.Tensor) -> torch.Tensor:
+        """``x (batch, C, T)`` processed as if item ``b`` began ``starts[b]`` samples into
+        the signal (its LFO at that phase, its line silent): crops of one long signal
+        scored apart, as matching does, sweep as the whole signal did."""
+        return self._run_at(check_audio(x), self.controls(), starts)
+
+    def _run_at(self, x: torch.Tensor, c: dict[str, Any], starts) -> torch.Tensor:
+        rate = torch.as_tensor(c["rate_hz"]).detach().to(torch.float64)
+        if rate.ndim and rate.shape[-1] > 1:  # a per-sample rate: its first value
+            rate = rate[..., :1]
+        rate = rate.reshape(-1, 1, 1)
+        at = torch.as_tensor(starts, dtype=torch.float64).reshape(-1, 1, 1)
+        phase = torch.remainder(self.lfo_phase + rate * at / self.sample_rate, 1.0)
+        longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
+        line = _line(x.shape[0], x.shape[1], longest, self.sample_rate, x.dtype, x.device)
+        return chorus(
+            x,
+            sample_rate=self.sample_rate,
+            rate_hz=c["rate_hz"],
+            depth_ms=c["depth_ms"],
+            centre_ms=c["centre_ms"],
+            feedback=c["feedback"],
+            mix=c["mix"],
+            state=(phase, line),
+        )
+
     def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
+        if state is None and self.lfo_phase:
+            return self._run_at(x, c, [0] * x.shape[0]), None
         out = chorus(
             x,
             sample_rate=self.sample_rate,
@@ -102,7 +139,8 @@ class Chorus(Processor):
     ) -> dict:
         longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
         rate = float(self.rate_hz.detach())
-        phase = torch.tensor([(-rate * delay / self.sample_rate) % 1.0], dtype=torch.float64)
+        phase = (self.lfo_phase - rate * delay / self.sample_rate) % 1.0
+        phase = torch.tensor([phase], dtype=torch.float64)
         return {
             "phase": phase.to(device),
             "line": _line(batch, channels, longest, self.sample_rate, dtype, device),

@@ -34,7 +34,7 @@ def _silent(
     """The state of a silent stream: unity gain, an empty RMS detector."""
     gain = torch.ones(batch, 1 if linked else channels, 1, dtype=dtype, device=device)
     power = torch.zeros(batch, channels, dtype=dtype, device=device)
-    return {"dynamics": DynamicsState(gain, power if detector == "rms" else None)}
+    return {"dynamics": DynamicsState(gain, power if detector in ("rms", "envelope") else None)}
 
 
 _FLOOR2 = _FLOOR**2
@@ -116,14 +116,17 @@ class _Dynamics(Processor):
         return _silent(batch, channels, self.link_channels, self.detector, dtype, device)
 
     def stream_fast(self, x, state, controls, inputs, n):
+        if self.detector == "envelope":
+            return None  # no numba kernel for it: the torch path streams it
         return _dynamics_fast(self, x, state, controls, self.detector, type(self) is not Expander)
 
 
 class Compressor(_Dynamics):
     """Feed-forward soft-knee compressor (see :func:`ddsp.functional.compressor`).
 
-    Options: ``detector`` (``"peak"``/``"rms"``), ``link_channels`` (default True: one
-    gain for all channels, so a stereo image holds).
+    Options: ``detector`` (``"peak"``/``"rms"``/``"envelope"``: the last smooths the level,
+    not the gain, as JUCE's and so pedalboard's compressor does), ``link_channels``
+    (default True: one gain for all channels, so a stereo image holds).
     Shape: ``(batch, channels, time) -> (batch, channels, time)``.
     """
 

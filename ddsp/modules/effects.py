@@ -20,7 +20,7 @@ from ..functional import (
 )
 from ..params import ParamSpec
 from ._controls import per_item
-from ._options import whole_option
+from ._options import flag_option, whole_option
 from .base import Processor, check_audio
 from .filters import (
     Section,
@@ -52,6 +52,10 @@ class ParametricEQ(Processor):
 
     Each band is an RBJ biquad (see :func:`ddsp.functional.parametric_eq`); at their
     defaults the shelves and peaks are flat (0 dB) and the cuts sit at 20 Hz / 20 kHz.
+    Options ``low_cut`` and ``high_cut`` (default True) switch a cut off altogether: a
+    20 kHz low-pass at 44.1 or 48 kHz is far from flat near Nyquist, so an EQ that models
+    one without cuts (most plugin EQs' bands) leaves them off. Their ``*_cut_hz``
+    parameters then stay in the spec and do nothing.
     Shape: ``(batch, channels, time) -> (batch, channels, time)``.
     """
 
@@ -73,7 +77,23 @@ class ParametricEQ(Processor):
         _freq("high_cut_hz", 20_000.0, "low-pass corner"),
     )
 
-    BANDS = 7  # low cut, low shelf, three peaks, high shelf, high cut
+    BANDS = 7  # low cut, low shelf, three peaks, high shelf, high cut (with both cuts on)
+
+    def __init__(
+        self, sample_rate: float, low_cut: bool = True, high_cut: bool = True, **values: float
+    ) -> None:
+        super().__init__(sample_rate, **values)
+        self.low_cut = flag_option("ParametricEQ", "low_cut", low_cut)
+        self.high_cut = flag_option("ParametricEQ", "high_cut", high_cut)
+
+    def options(self) -> dict[str, Any]:
+        # only cuts switched off: a default EQ saves as before
+        return {n: False for n in ("low_cut", "high_cut") if not getattr(self, n)}
+
+    @property
+    def bands(self) -> int:
+        """Biquads in series: :data:`BANDS` less the cuts switched off."""
+        return self.BANDS - (not self.low_cut) - (not self.high_cut)
 
     def forward(self, x: torch.Tensor, **controls: Any) -> torch.Tensor:
         return self._run(check_audio(x), self.controls(**controls), None)[0]
@@ -86,15 +106,15 @@ class ParametricEQ(Processor):
             peaks=[(f[f"peak{i}_hz"], c[f"peak{i}_db"], c[f"peak{i}_q"]) for i in (1, 2, 3)],
             low_shelf=(f["low_shelf_hz"], c["low_shelf_db"]),
             high_shelf=(f["high_shelf_hz"], c["high_shelf_db"]),
-            low_cut_hz=f["low_cut_hz"],
-            high_cut_hz=f["high_cut_hz"],
-            zi=None if state is None else _band_states(state, self.BANDS),
+            low_cut_hz=f["low_cut_hz"] if self.low_cut else None,
+            high_cut_hz=f["high_cut_hz"] if self.high_cut else None,
+            zi=None if state is None else _band_states(state, self.bands),
             return_state=state is not None,
         )
         return (out, None) if state is None else (out[0], _stacked(out[1]))
 
     def stream_state(self, batch: int, channels: int, *, dtype, device, **_: Any) -> dict:
-        return _silent_sections(batch, channels, self.BANDS, dtype, device)
+        return _silent_sections(batch, channels, self.bands, dtype, device)
 
     def sections(self) -> list[Section]:
         """The bands as a cascade of biquads, in series order (see :func:`section_design`)."""
@@ -102,12 +122,14 @@ class ParametricEQ(Processor):
         peaks: list[Section] = [
             ("peaking", f"peak{i}_hz", f"peak{i}_q", f"peak{i}_db") for i in (1, 2, 3)
         ]
+        low: list[Section] = [("highpass", "low_cut_hz", bw, 0.0)] if self.low_cut else []
+        high: list[Section] = [("lowpass", "high_cut_hz", bw, 0.0)] if self.high_cut else []
         return [
-            ("highpass", "low_cut_hz", bw, 0.0),
+            *low,
             ("lowshelf", "low_shelf_hz", bw, "low_shelf_db"),
             *peaks,
             ("highshelf", "high_shelf_hz", bw, "high_shelf_db"),
-            ("lowpass", "high_cut_hz", bw, 0.0),
+            *high,
         ]
 
     def stream_fast(self, x, state, controls, inputs, n):

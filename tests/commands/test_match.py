@@ -88,6 +88,10 @@ def test_match_against_pedalboard_targets_cuts_the_distance_by_70_percent(tmp_pa
     eq = report["processors"][0]["parameters"]
     peak = max(("peak1", "peak2", "peak3"), key=lambda p: eq[f"{p}_db"]["value"])
     assert abs(eq[f"{peak}_db"]["value"] - 6.0) < 1.5
+    # what the analysis chose besides values: no cuts (pedalboard's filters have none),
+    # JUCE's detector, which smooths the level
+    assert report["processors"][0]["options"] == {"low_cut": False, "high_cut": False}
+    assert report["processors"][1]["options"]["detector"] == "envelope"
     fitted = ddsp.load_preset(str(out))
     assert isinstance(fitted, ddsp.Chain) and len(fitted) == 4
 

@@ -77,7 +77,7 @@ def test_attack_and_release_times_match_the_set_values(attack_ms, release_ms):
     assert _rise_time_ms(release) == pytest.approx(release_ms, rel=0.02, abs=0.05)
 
 
-@pytest.mark.parametrize("detector", ["peak", "rms"])
+@pytest.mark.parametrize("detector", ["peak", "rms", "envelope"])
 def test_gradcheck_every_control(detector):
     torch.manual_seed(3)
     x = (torch.randn(2, 64, dtype=D) * 0.5).requires_grad_()
@@ -179,3 +179,33 @@ def test_fused_kernel_equals_the_composed_reference_values_and_gradients(mode):
     for k in args:
         if g2[k] is not None:
             torch.testing.assert_close(g1[k], g2[k], rtol=1e-9, atol=1e-9)
+
+
+def test_the_envelope_detector_is_a_ballistics_filter_on_the_level_then_the_curve():
+    # JUCE's dsp::Compressor: |x| through a one-pole (attack where it rises), the static
+    # curve on that level, the gain not smoothed again; per channel unless linked
+    torch.manual_seed(4)
+    x = torch.randn(2, 400, dtype=D) * torch.linspace(0.05, 1.0, 400, dtype=D)
+    thr, ratio, att, rel, knee = -12.0, 4.0, 1.0, 20.0, 0.0
+    c_a, c_r = ms_to_coef(att, 8000), ms_to_coef(rel, 8000)
+    want = torch.empty_like(x)
+    for ch in range(2):
+        env = 0.0
+        for t in range(x.shape[-1]):
+            a = abs(float(x[ch, t]))
+            c = c_a if a > env else c_r
+            env = c * env + (1 - c) * a
+            level = 20 * math.log10(env + 1e-10)
+            g_db = (1 / ratio - 1) * (level - thr) if level > thr else 0.0
+            want[ch, t] = x[ch, t] * 10 ** (g_db / 20)
+    got = compressor(x, thr, ratio, att, rel, sample_rate=8000, knee_db=knee, detector="envelope")
+    assert torch.allclose(got, want, atol=1e-9)
+    # blocks with the state carried equal the whole
+    y1, st = compressor(x[:, :150], thr, ratio, att, rel, sample_rate=8000, knee_db=knee,
+                        detector="envelope", return_state=True)  # fmt: skip
+    y2 = compressor(x[:, 150:], thr, ratio, att, rel, sample_rate=8000, knee_db=knee,
+                    detector="envelope", state=st)  # fmt: skip
+    assert torch.allclose(torch.cat([y1, y2], -1), want, atol=1e-9)
+    linked = compressor(x, thr, ratio, att, rel, sample_rate=8000, knee_db=knee,
+                        detector="envelope", link_channels=True)  # fmt: skip
+    assert not torch.allclose(linked, want, atol=1e-3)
