@@ -41,6 +41,36 @@ def _cases() -> dict[str, tuple]:
             ),
             2,
         ),  # fmt: skip
+        "Compressor-envelope": (  # JUCE's detector: the level smoothed, not the gain
+            lambda: ddsp.Compressor(
+                SR,
+                detector="envelope",
+                threshold_db=-24.0,
+                ratio=4.0,
+                attack_ms=2.0,
+                release_ms=60.0,
+                knee_db=3.0,
+            ),
+            2,
+        ),  # fmt: skip
+        "Compressor-envelope-apart": (
+            lambda: ddsp.Compressor(
+                SR,
+                detector="envelope",
+                threshold_db=-30.0,
+                ratio=8.0,
+                attack_ms=0.05,
+                release_ms=20.0,
+                link_channels=False,
+            ),
+            2,
+        ),  # fmt: skip
+        "ParametricEQ-no-cuts": (
+            lambda: ddsp.ParametricEQ(
+                SR, low_cut=False, high_cut=False, peak2_db=6.0, high_shelf_db=-4.0
+            ),
+            2,
+        ),
         "Expander": (lambda: ddsp.Expander(SR, threshold_db=-20.0, ratio=3.0, attack_ms=1.0), 2),
         "Limiter": (lambda: ddsp.Limiter(8000, threshold_db=-12.0, attack_ms=0.01), 2),
         "Gain": (lambda: ddsp.Gain(SR, gain_db=-7.5), 2),
@@ -100,7 +130,18 @@ def test_eager_and_scripted_blocks_match_the_stream(name):
     assert _compare(lambda x: scripted(x, {}), proc, channels) < TOL
 
 
-@pytest.mark.parametrize("name", ["ParametricEQ", "SVF-bandpass", "Compressor-rms", "Distortion"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ParametricEQ",
+        "ParametricEQ-no-cuts",
+        "SVF-bandpass",
+        "Compressor-rms",
+        "Compressor-envelope",
+        "Compressor-envelope-apart",
+        "Distortion",
+    ],
+)
 def test_exported_blocks_match_the_stream(name):
     channels = CASES[name][1]
     proc, block = _block(name, channels)

@@ -41,6 +41,11 @@ CASES = {
         LONG,
     ),
     "Chorus-48k": (lambda: ddsp.Chorus(SR, rate_hz=0.8, depth_ms=2.5, centre_ms=15.0), 2, LONG),
+    "Chorus-phase": (  # an LFO that starts half a turn in (a match of JUCE's chorus)
+        lambda: ddsp.Chorus(SR, lfo_phase=0.5, rate_hz=1.5, depth_ms=3.0, centre_ms=9.0),
+        2,
+        LONG,
+    ),
     "Flanger-48k": (
         lambda: ddsp.Flanger(SR, rate_hz=0.5, depth_ms=1.5, centre_ms=3.0, feedback=0.7),
         2,
@@ -141,6 +146,7 @@ EXPORTS = {
     "Delay": ("Delay", 512, 8, "delay_ms", 7.9),
     "PingPongDelay": ("PingPongDelay-48k-mono", 512, 30, "feedback", -0.3),
     "Chorus": ("Chorus-48k", 256, 24, "rate_hz", 3.0),
+    "Chorus-phase": ("Chorus-phase", 256, 24, "rate_hz", 3.0),
     "Flanger": ("Flanger", 512, 8, "depth_ms", 0.5),
     "ConvolutionReverb": ("ConvolutionReverb-48k", 512, 30, "mix", 0.8),
     "NoiseReverb": ("NoiseReverb-48k", 256, 48, "mix", 0.1),  # levels above the block

@@ -233,8 +233,10 @@ class ChorusBlock(_LineBlock):
         self.has_feedback = values["feedback"] != 0.0 or "feedback" in knob_params
         for key in ("rate_hz", "depth_ms", "centre_ms", "feedback", "mix"):
             self.register_buffer(key, constant(values[key]))
-        # the stream's start phase: the LFO starts ``delay`` samples back (at the export rate)
-        self.start_phase = (-values["rate_hz"] * int(delay) / sr) % 1.0
+        # the stream's start phase: the LFO starts ``delay`` samples back (at the export
+        # rate) from the processor's own start (a Chorus ``lfo_phase``)
+        first = float(getattr(proc, "lfo_phase", 0.0))
+        self.start_phase = (first - values["rate_hz"] * int(delay) / sr) % 1.0
         self.register_buffer("phase", torch.full((1, 1), self.start_phase, dtype=torch.float64))
 
     @torch.jit.export

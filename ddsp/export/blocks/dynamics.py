@@ -66,16 +66,20 @@ def first_order(log_c: Tensor, g: Tensor, y0: Tensor, length: int) -> Tensor:
     return y.reshape(rows, chunks * length)[:, :n]
 
 
-def attack_release(g: Tensor, y0: Tensor, attack: float, release: float) -> Tensor:
+def attack_release(
+    g: Tensor, y0: Tensor, attack: float, release: float, rising: bool = False
+) -> Tensor:
     """The smoother sample by sample on Python floats: ``g (R, N)``, ``y0 (R,)``, the
-    coefficients -> ``(R, N)`` (what TorchScript runs: cheap per sample)."""
+    coefficients -> ``(R, N)`` (what TorchScript runs: cheap per sample). It attacks where
+    ``g`` falls below its output (a gain), or with ``rising`` where it climbs above it (a
+    level envelope)."""
     out = torch.empty_like(g)
     for r in range(g.shape[0]):
         values: list[float] = g[r].tolist()
         prev = float(y0[r])
         smoothed: list[float] = []
         for v in values:
-            c = attack if v < prev else release
+            c = attack if (v > prev if rising else v < prev) else release
             prev = c * prev + (1.0 - c) * v
             smoothed.append(prev)
         out[r] = torch.tensor(smoothed, dtype=torch.float64)
@@ -96,11 +100,13 @@ class DynamicsBlock(Block):
         self.limiter = name == "Limiter"
         detector = getattr(proc, "detector", "peak")
         self.rms = detector == "rms"
+        # "envelope": |x| through the attack/release smoother, the curve's gain unsmoothed
+        self.envelope = detector == "envelope"
         self.linked = bool(getattr(proc, "link_channels", True))
         self.gains = 1 if self.linked else channels
         self.sample_rate = float(proc.sample_rate)
         self.rms_log_coef = -_LN9 / (10.0 * self.sample_rate / 1000.0)  # 10 ms detector
-        self.floor2 = _FLOOR**2
+        self.floor, self.floor2 = _FLOOR, _FLOOR**2
         self.ln9, self.log10_scale, self.db_to_neper = _LN9, LOG10_SCALE, DB_TO_NEPER
         # chunks of the closed-form smoother: the fastest attack a knob can reach decides
         attack = (
@@ -127,31 +133,37 @@ class DynamicsBlock(Block):
     def _exporting(self) -> bool:
         return bool(torch.compiler.is_exporting())
 
-    def _curve(self, level: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+    def _curve(self, level_db: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         thr = self._value(inputs, "threshold_db", self.threshold_db)
         width = self._value(inputs, "knee_db", self.knee_db).clamp_min(1e-6)
         ratio = self._value(inputs, "ratio", self.ratio)
         if self.compress:
             slope = 1.0 / ratio - 1.0
-            o = self.log10_scale * torch.log(level + self.floor2) - thr
+            o = level_db - thr
         else:
             slope = 1.0 - ratio
-            o = thr - self.log10_scale * torch.log(level + self.floor2)
+            o = thr - level_db
         knee = slope * (o + width / 2) ** 2 / (2 * width)
         db = torch.where(o >= width / 2, slope * o, knee)
         db = torch.where(o <= -width / 2, torch.zeros_like(o), db)
         return torch.exp(self.db_to_neper * db)
 
-    def _smooth(self, g: Tensor, y0: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+    def _smooth(
+        self, g: Tensor, y0: Tensor, inputs: dict[str, Tensor], rising: bool = False
+    ) -> Tensor:
+        """The attack/release smoother of ``g (R, N)`` from ``y0 (R,)``: it attacks where
+        ``g`` falls (a gain) or, with ``rising``, where it climbs (a level)."""
         scale = self.sample_rate / 1000.0
         la = -self.ln9 / (self._value(inputs, "attack_ms", self.attack_ms) * scale)
         lr = -self.ln9 / (self._value(inputs, "release_ms", self.release_ms) * scale)
         if torch.jit.is_scripting() or not self._exporting():
-            return attack_release(g, y0, float(torch.exp(la)), float(torch.exp(lr)))
-        return self._smooth_exported(g, y0, la, lr, g < y0[:, None])
+            return attack_release(g, y0, float(torch.exp(la)), float(torch.exp(lr)), rising)
+        return self._smooth_exported(g, y0, la, lr, rising)
 
     @torch.jit.unused
-    def _smooth_exported(self, g: Tensor, y0: Tensor, la: Tensor, lr: Tensor, mask: Tensor):
+    def _smooth_exported(
+        self, g: Tensor, y0: Tensor, la: Tensor, lr: Tensor, rising: bool
+    ) -> Tensor:
         from torch._higher_order_ops import while_loop
 
         length = self.length
@@ -160,7 +172,10 @@ class DynamicsBlock(Block):
             return first_order(torch.where(m, la, lr), g, y0, length).contiguous()
 
         def decide(y: Tensor) -> Tensor:
-            return g < torch.cat([y0[:, None], y[:, :-1]], 1)
+            before = torch.cat([y0[:, None], y[:, :-1]], 1)
+            return g > before if rising else g < before
+
+        mask = g > y0[:, None] if rising else g < y0[:, None]
 
         y = solve(mask)
         for _ in range(_ROUNDS - 1):
@@ -181,6 +196,8 @@ class DynamicsBlock(Block):
         if n == 0:
             return x
         u = x.to(torch.float64)
+        if self.envelope:
+            return self._envelope(u, inputs).to(x.dtype)
         sq = u * u
         if self.rms:
             rows = batch * channels
@@ -192,9 +209,27 @@ class DynamicsBlock(Block):
         self.power.copy_(power[:, :, -1])
         level = power.amax(1, keepdim=True) if self.linked else power  # (B, G, n)
         gains = level.shape[1]
-        g = self._curve(level.reshape(batch * gains, n), inputs)
+        level_db = self.log10_scale * torch.log(level.reshape(batch * gains, n) + self.floor2)
+        g = self._curve(level_db, inputs)
         y = self._smooth(g, self.gain.reshape(batch * gains), inputs)
         self.gain.copy_(y[:, -1].reshape(batch, gains))
         makeup = torch.exp(self.db_to_neper * self._value(inputs, "makeup_db", self.makeup_db))
         out = u * y.reshape(batch, gains, n) * makeup
         return out.to(x.dtype)
+
+    def _envelope(self, u: Tensor, inputs: dict[str, Tensor]) -> Tensor:
+        """The ``"envelope"`` detector (JUCE's compressor): ``|x|`` per channel through the
+        smoother (attack where it climbs; its last value is the state in ``power``), the
+        loudest channel when linked, the curve's gain applied as it is."""
+        batch, channels, n = u.shape[0], u.shape[1], u.shape[2]
+        rows = batch * channels
+        env = self._smooth(u.abs().reshape(rows, n), self.power.reshape(rows), inputs, True)
+        env = env.reshape(batch, channels, n)
+        self.power.copy_(env[:, :, -1])
+        level = env.amax(1, keepdim=True) if self.linked else env  # (B, G, n)
+        gains = level.shape[1]
+        level_db = 2 * self.log10_scale * torch.log(level.clamp_min(0.0) + self.floor)
+        g = self._curve(level_db.reshape(batch * gains, n), inputs)
+        self.gain.copy_(g[:, -1].reshape(batch, gains))
+        makeup = torch.exp(self.db_to_neper * self._value(inputs, "makeup_db", self.makeup_db))
+        return u * g.reshape(batch, gains, n) * makeup
