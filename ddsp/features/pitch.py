@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .._checks import check_range
+from ..functional._complex import complex_product
 from ..ops import viterbi_path
 from ._frames import as_mono_batch, frame_chunks, n_frames, resample
 
@@ -132,9 +133,7 @@ def _observe(
         n_corr *= 2
     a = torch.view_as_real(torch.fft.rfft(frames, n_corr))
     b = torch.view_as_real(torch.fft.rfft(frames[..., :w], n_corr))
-    # a * conj(b) in real arithmetic (compilers fuse it; complex operators fall back)
-    ar, ai, br, bi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    cross = torch.view_as_complex(torch.stack([ar * br + ai * bi, ai * br - ar * bi], -1))
+    cross = complex_product(a, b, conjugate=True)
     r = torch.fft.irfft(cross, n_corr)[..., : tau_max + 2]
     d = (e0 + e_tau - 2 * r).clamp_min(0)
     d = torch.cat([torch.zeros_like(d[..., :1]), d[..., 1:]], -1)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..export.blocks.sources import _seed_key, white_noise_block
+from ..functional._complex import complex_product
 
 __all__ = ["LiveSynth", "frame_noise"]
 
@@ -174,11 +175,10 @@ class LiveSynth(nn.Module):
         rows = torch.arange(batch)[:, None, None]
         white = frame_noise(self.key, rows, counter[None])
         irs = self.irs[:, (j - oldest).clamp(0, r - 1)] * valid.float()[None, :, None]
-        # the product of the spectra in real arithmetic (compilers fuse it)
-        a = torch.view_as_real(torch.fft.rfft(white, self.n_fft))
-        b = torch.view_as_real(torch.fft.rfft(irs, self.n_fft))
-        ar, ai, br, bi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-        product = torch.view_as_complex(torch.stack([ar * br - ai * bi, ar * bi + ai * br], -1))
+        product = complex_product(
+            torch.view_as_real(torch.fft.rfft(white, self.n_fft)),
+            torch.view_as_real(torch.fft.rfft(irs, self.n_fft)),
+        )
         grains = torch.fft.irfft(product, self.n_fft)[..., : self.span]  # (B, slots, span)
         acc = torch.cat([self.pending, torch.zeros(batch, n)], 1)
         at = (j * hop - start).clamp(0, n)  # where each grain starts in acc

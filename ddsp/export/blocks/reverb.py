@@ -31,6 +31,7 @@ state (after ``allocate`` or ``reset``).
 import torch
 from torch import Tensor, nn
 
+from ...functional._complex import complex_dot
 from .base import Block, ExportError, constant, knob_values, param
 
 __all__ = ["ConvolutionBlock", "LARGEST", "head_size", "level_sizes"]
@@ -108,14 +109,20 @@ class _Level(nn.Module):
     def _window(self, previous: Tensor, chunk: Tensor) -> Tensor:
         return torch.fft.rfft(torch.cat([previous, chunk], 1))[:, None]
 
+    def _spectra_at(self, count: Tensor) -> Tensor:
+        """The IR spectra that meet the ring's slots after ``count`` windows, as real pairs
+        ``(parts, size + 1, 2)`` (a real gather compiles; a complex one falls back)."""
+        at = torch.remainder(-count, self.parts) + self.ages
+        return torch.view_as_real(self.spectra).index_select(0, at)
+
     def _ahead(self, ring: Tensor, count: Tensor) -> Tensor:
         """The next partition's share in the frequency domain ``(rows, size + 1)``, from
         the ring after ``count`` windows."""
-        at = torch.remainder(-count, self.parts) + self.ages
+        spectra = self._spectra_at(count)
+        parts = ring.narrow(1, 0, self.parts)
         if torch.jit.is_scripting() or not self._exporting():
-            return (ring.narrow(1, 0, self.parts) * self.spectra.index_select(0, at)).sum(1)
-        real = torch.view_as_real(self.spectra).index_select(0, at)
-        return complex_dot(torch.view_as_real(ring.narrow(1, 0, self.parts)), real)
+            return (parts * torch.view_as_complex(spectra)).sum(1)
+        return complex_dot(torch.view_as_real(parts), spectra)
 
     def _tail(self, ring: Tensor, count: Tensor) -> Tensor:
         """The next partition's tail from the ring after ``count`` windows."""
@@ -128,10 +135,9 @@ class _Level(nn.Module):
         (uniformly partitioned, one FFT pair): ``head_spectrum`` is the head's rfft of
         ``2 * size``. The level's ``tail`` is not kept (the block size never changes)."""
         window = self._window(self.previous, u)
-        at = torch.remainder(-self.count, self.parts) + self.ages
-        spectra = torch.view_as_real(self.spectra).index_select(0, at)
         inputs = torch.cat([window, self.ring.narrow(1, 0, self.parts)], 1)
-        kernels = torch.cat([torch.view_as_real(head_spectrum)[None], spectra], 0)
+        head = torch.view_as_real(head_spectrum)[None]
+        kernels = torch.cat([head, self._spectra_at(self.count)], 0)
         spectrum = complex_dot(torch.view_as_real(inputs), kernels)
         wet = torch.fft.irfft(spectrum, 2 * self.size)[:, self.size :]
         self.ring.index_copy_(1, torch.remainder(self.count, self.parts), window)
@@ -206,16 +212,6 @@ class _Level(nn.Module):
         self.count.add_(done.to(torch.int64))
         self.fill.copy_(torch.remainder(self.fill + n, self.size))
         return out
-
-
-def complex_dot(a: Tensor, b: Tensor) -> Tensor:
-    """``sum_k a[:, k] * b[k]`` of complex numbers stored as real pairs, ``a (rows, K, F,
-    2)``, ``b (K, F, 2)`` -> complex ``(rows, F)``: in real arithmetic, which a compiler
-    fuses into one loop (its complex operators run one by one, through fallbacks)."""
-    ar, ai, br, bi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    re = (ar * br - ai * bi).sum(1)
-    im = (ar * bi + ai * br).sum(1)
-    return torch.view_as_complex(torch.stack([re, im], -1))
 
 
 def _fft_size(n: int) -> int:
