@@ -196,40 +196,34 @@ class DynamicsBlock(Block):
         if n == 0:
             return x
         u = x.to(torch.float64)
-        if self.envelope:
-            return self._envelope(u, inputs).to(x.dtype)
-        sq = u * u
-        if self.rms:
-            rows = batch * channels
-            log_r = torch.full((rows, n), self.rms_log_coef, dtype=torch.float64)
-            power = first_order(log_r, sq.reshape(rows, n), self.power.reshape(rows), self.length)
-            power = power.reshape(batch, channels, n)
-        else:
-            power = sq
-        self.power.copy_(power[:, :, -1])
-        level = power.amax(1, keepdim=True) if self.linked else power  # (B, G, n)
-        gains = level.shape[1]
-        level_db = self.log10_scale * torch.log(level.reshape(batch * gains, n) + self.floor2)
-        g = self._curve(level_db, inputs)
-        y = self._smooth(g, self.gain.reshape(batch * gains), inputs)
-        self.gain.copy_(y[:, -1].reshape(batch, gains))
-        makeup = torch.exp(self.db_to_neper * self._value(inputs, "makeup_db", self.makeup_db))
-        out = u * y.reshape(batch, gains, n) * makeup
-        return out.to(x.dtype)
-
-    def _envelope(self, u: Tensor, inputs: dict[str, Tensor]) -> Tensor:
-        """The ``"envelope"`` detector (JUCE's compressor): ``|x|`` per channel through the
-        smoother (attack where it climbs; its last value is the state in ``power``), the
-        loudest channel when linked, the curve's gain applied as it is."""
-        batch, channels, n = u.shape[0], u.shape[1], u.shape[2]
         rows = batch * channels
-        env = self._smooth(u.abs().reshape(rows, n), self.power.reshape(rows), inputs, True)
-        env = env.reshape(batch, channels, n)
-        self.power.copy_(env[:, :, -1])
-        level = env.amax(1, keepdim=True) if self.linked else env  # (B, G, n)
+        # the detector per channel, its last value the state in ``power``: the mean square
+        # (peak: as it is, rms: through the 10 ms one-pole) or, for "envelope" (JUCE's
+        # compressor), |x| through the attack/release smoother (attack where it climbs)
+        if self.envelope:
+            detected = self._smooth(
+                u.abs().reshape(rows, n), self.power.reshape(rows), inputs, True
+            )
+        elif self.rms:
+            log_r = torch.full((rows, n), self.rms_log_coef, dtype=torch.float64)
+            detected = first_order(
+                log_r, (u * u).reshape(rows, n), self.power.reshape(rows), self.length
+            )
+        else:
+            detected = u * u
+        detected = detected.reshape(batch, channels, n)
+        self.power.copy_(detected[:, :, -1])
+        level = detected.amax(1, keepdim=True) if self.linked else detected  # (B, G, n)
         gains = level.shape[1]
-        level_db = 2 * self.log10_scale * torch.log(level.clamp_min(0.0) + self.floor)
-        g = self._curve(level_db.reshape(batch * gains, n), inputs)
+        level = level.reshape(batch * gains, n)
+        if self.envelope:  # an amplitude, floored as the library does
+            level_db = 2 * self.log10_scale * torch.log(level.clamp_min(0.0) + self.floor)
+        else:  # a mean square
+            level_db = self.log10_scale * torch.log(level + self.floor2)
+        g = self._curve(level_db, inputs)
+        if not self.envelope:  # the envelope's gain is applied as the curve gives it
+            g = self._smooth(g, self.gain.reshape(batch * gains), inputs)
         self.gain.copy_(g[:, -1].reshape(batch, gains))
         makeup = torch.exp(self.db_to_neper * self._value(inputs, "makeup_db", self.makeup_db))
-        return u * g.reshape(batch, gains, n) * makeup
+        out = u * g.reshape(batch, gains, n) * makeup
+        return out.to(x.dtype)
