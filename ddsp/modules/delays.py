@@ -103,8 +103,10 @@ class Chorus(Processor):
         rate = rate.reshape(-1, 1, 1)
         at = torch.as_tensor(starts, dtype=torch.float64).reshape(-1, 1, 1)
         phase = torch.remainder(self.lfo_phase + rate * at / self.sample_rate, 1.0)
-        longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
-        line = _line(x.shape[0], x.shape[1], longest, self.sample_rate, x.dtype, x.device)
+        line = self._silent_line(x.shape[0], x.shape[1], x.dtype, x.device)
+        return self._chorus(x, c, (phase, line))
+
+    def _chorus(self, x: torch.Tensor, c: dict[str, Any], state, return_state: bool = False):
         return chorus(
             x,
             sample_rate=self.sample_rate,
@@ -113,38 +115,31 @@ class Chorus(Processor):
             centre_ms=c["centre_ms"],
             feedback=c["feedback"],
             mix=c["mix"],
-            state=(phase, line),
+            state=state,
+            return_state=return_state,
         )
 
+    def _silent_line(self, batch: int, channels: int, dtype, device) -> DelayState:
+        """An empty delay line long enough for the longest sweep the specs allow."""
+        longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
+        return _line(batch, channels, longest, self.sample_rate, dtype, device)
+
     def _run(self, x: torch.Tensor, c: dict[str, Any], state: dict | None) -> tuple:
-        if state is None and self.lfo_phase:
-            return self._run_at(x, c, [0] * x.shape[0]), None
-        out = chorus(
-            x,
-            sample_rate=self.sample_rate,
-            rate_hz=c["rate_hz"],
-            depth_ms=c["depth_ms"],
-            centre_ms=c["centre_ms"],
-            feedback=c["feedback"],
-            mix=c["mix"],
-            state=None if state is None else (state["phase"], state["line"]),
-            return_state=state is not None,
-        )
         if state is None:
-            return out, None
+            if self.lfo_phase:
+                return self._run_at(x, c, [0] * x.shape[0]), None
+            return self._chorus(x, c, None), None
+        out = self._chorus(x, c, (state["phase"], state["line"]), True)
         return out[0], {"phase": out[1][0], "line": out[1][1]}
 
     def stream_state(
         self, batch: int, channels: int, *, dtype, device, delay: int = 0, **_: Any
     ) -> dict:
-        longest = self.spec("centre_ms").maximum + self.spec("depth_ms").maximum
         rate = float(self.rate_hz.detach())
         phase = (self.lfo_phase - rate * delay / self.sample_rate) % 1.0
         phase = torch.tensor([phase], dtype=torch.float64)
-        return {
-            "phase": phase.to(device),
-            "line": _line(batch, channels, longest, self.sample_rate, dtype, device),
-        }
+        line = self._silent_line(batch, channels, dtype, device)
+        return {"phase": phase.to(device), "line": line}
 
     def stream_tail(self) -> int:
         fb = min(abs(float(self.feedback.detach())), 0.999)
