@@ -126,15 +126,22 @@ def _observe(
     taus = torch.arange(tau_max + 2, device=frames.device)
     e0 = cs[..., w : w + 1]
     e_tau = cs.index_select(-1, taus + w) - cs.index_select(-1, taus)
-    # r[tau] = sum_{t < w} x[t + tau] x[t], tau <= tau_max + 1: a circular correlation as
-    # long as the frame does not wrap (t + tau < 2 tau_max + 2), half of n_fft
-    n_corr = 1
-    while n_corr < frames.shape[-1]:
-        n_corr *= 2
-    a = torch.view_as_real(torch.fft.rfft(frames, n_corr))
-    b = torch.view_as_real(torch.fft.rfft(frames[..., :w], n_corr))
-    cross = complex_product(a, b, conjugate=True)
-    r = torch.fft.irfft(cross, n_corr)[..., : tau_max + 2]
+    # r[tau] = sum_{t < w} x[t + tau] x[t], tau <= tau_max + 1 (a circular correlation:
+    # the frame does not wrap at n_fft), and the periodicity of the compressed,
+    # band-limited spectrum: the autocorrelation of the windowed frame divided by the
+    # window's (an unbiased estimate, 1 for a period). The three spectra go through one
+    # transform and the two correlations through one inverse: a call costs more than its
+    # size.
+    head = torch.nn.functional.pad(frames[..., :w], (0, frames.shape[-1] - w))
+    spectra = torch.view_as_real(
+        torch.fft.rfft(torch.stack([frames, head, frames * window]), n_fft)
+    )
+    cross = complex_product(spectra[0], spectra[1], conjugate=True)
+    power = spectra[2].square().sum(-1)
+    compressed = torch.stack([power.pow(compression) * band, torch.zeros_like(power)], -1)
+    pairs = torch.stack([torch.view_as_real(cross), compressed])
+    lags = torch.fft.irfft(torch.view_as_complex(pairs), n_fft)
+    r = lags[0, ..., : tau_max + 2]
     d = (e0 + e_tau - 2 * r).clamp_min(0)
     d = torch.cat([torch.zeros_like(d[..., :1]), d[..., 1:]], -1)
     csum = torch.cumsum(d[..., 1:], -1)
@@ -148,10 +155,7 @@ def _observe(
     # a frame whose integration window is (near) silent has no period to find
     live = e0 > 1e-4 * e_tau.amax(-1, keepdim=True) + 1e-10 * w
     is_min = (mid < left) & (mid <= right) & live
-    # periodicity of the compressed, band-limited spectrum: autocorrelation of the
-    # windowed frame divided by the window's (an unbiased estimate, 1 for a period)
-    power = torch.view_as_real(torch.fft.rfft(frames * window, n_fft)).square().sum(-1)
-    acf = torch.fft.irfft(power.pow(compression) * band, n_fft)[..., : tau_max + 2]
+    acf = lags[1, ..., : tau_max + 2]
     acf = acf / (acf[..., :1] + 1e-30) / window_acf
     # the compressed peak may sit a lag beside the minimum of d'
     peak = torch.maximum(acf[..., tau_min - 1 : tau_max], acf[..., tau_min + 1 :])

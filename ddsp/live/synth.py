@@ -18,6 +18,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn.functional import pad
 
 from ..export.blocks.sources import _seed_key, white_noise_block
 from ..functional._complex import complex_product
@@ -57,7 +58,7 @@ class LiveSynth(nn.Module):
         super().__init__()
         self.sample_rate, self.model_rate = float(sample_rate), float(model_rate)
         self.hop, self.delay = int(hop), int(delay)
-        self.n_harmonics, self.seed = int(n_harmonics), int(seed)
+        self.n_harmonics, self.n_bands, self.seed = int(n_harmonics), int(n_bands), int(seed)
         self.history = max_block // hop + delay // hop + 6  # frames kept
         # noise filters on the host's grid: the model's bands, zeros above its Nyquist
         ratio = self.sample_rate / self.model_rate
@@ -97,7 +98,7 @@ class LiveSynth(nn.Module):
         r, h = self.history, self.n_harmonics
         self.register_buffer("f0", torch.zeros(batch, r))
         self.register_buffer("amps", torch.zeros(batch, r, h))
-        self.register_buffer("irs", torch.zeros(batch, r, self.ir_size))
+        self.register_buffer("bands", torch.zeros(batch, r, self.n_bands))
         self.register_buffer("decided", torch.zeros(1, dtype=torch.int64))  # frames in
         self.register_buffer("played", torch.zeros(1, dtype=torch.int64))  # output samples
         self.register_buffer("phase", torch.zeros(batch, dtype=torch.float64))
@@ -108,7 +109,7 @@ class LiveSynth(nn.Module):
         r, h = self.history, self.n_harmonics
         self.f0 = torch.zeros(batch, r)
         self.amps = torch.zeros(batch, r, h)
-        self.irs = torch.zeros(batch, r, self.ir_size)
+        self.bands = torch.zeros(batch, r, self.n_bands)
         self.decided.zero_()  # in place: TorchScript folds constant zeros() into one tensor
         self.played.zero_()
         self.phase = torch.zeros(batch, dtype=torch.float64)
@@ -131,13 +132,12 @@ class LiveSynth(nn.Module):
         dist = distribution * audible
         dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
         amps = amplitude[..., None] * dist
-        irs = self._impulse_responses(noise)
         r = self.history
         # keep the newest r frames of (history + the valid new ones)
         index = torch.arange(r) + count
         self.f0.copy_(torch.cat([self.f0, f0_hz], 1)[:, index])
         self.amps.copy_(torch.cat([self.amps, amps], 1)[:, index])
-        self.irs.copy_(torch.cat([self.irs, irs], 1)[:, index])
+        self.bands.copy_(torch.cat([self.bands, noise], 1)[:, index])
         self.decided.add_(count.clamp(0, k))
 
     def forward(self, n: int, batch: int) -> Tensor:
@@ -174,11 +174,13 @@ class LiveSynth(nn.Module):
         counter = j[:, None] * hop + torch.arange(hop)  # (slots, hop) sample counters
         rows = torch.arange(batch)[:, None, None]
         white = frame_noise(self.key, rows, counter[None])
-        irs = self.irs[:, (j - oldest).clamp(0, r - 1)] * valid.float()[None, :, None]
-        product = complex_product(
-            torch.view_as_real(torch.fft.rfft(white, self.n_fft)),
-            torch.view_as_real(torch.fft.rfft(irs, self.n_fft)),
-        )
+        bands = self.bands[:, (j - oldest).clamp(0, r - 1)] * valid.float()[None, :, None]
+        irs = self._impulse_responses(bands)  # (B, slots, ir_size)
+        # the noise and the filters in one transform (one call costs more than its size)
+        width = max(hop, self.ir_size)
+        both = torch.cat([pad(white, (0, width - hop)), pad(irs, (0, width - self.ir_size))], 1)
+        spectra = torch.view_as_real(torch.fft.rfft(both, self.n_fft))
+        product = complex_product(spectra[:, :slots], spectra[:, slots:])
         grains = torch.fft.irfft(product, self.n_fft)[..., : self.span]  # (B, slots, span)
         acc = torch.cat([self.pending, torch.zeros(batch, n)], 1)
         at = (j * hop - start).clamp(0, n)  # where each grain starts in acc
