@@ -74,7 +74,6 @@ class _Level(nn.Module):
         super().__init__()
         self.size, self.parts = int(size), int(parts)
         real = ir.dtype  # float64, or float32 (complex64 spectra)
-        cplx = torch.complex64 if real == torch.float32 else torch.complex128
         segment = torch.zeros((parts + 1) * size, dtype=real)
         piece = ir[size : (parts + 1) * size]
         segment[size : size + piece.shape[0]] = piece
@@ -85,8 +84,9 @@ class _Level(nn.Module):
         self.register_buffer("ages", torch.arange(parts, dtype=torch.int64))
         self.register_buffer("chunk", torch.zeros(1, size, dtype=real))
         self.register_buffer("previous", torch.zeros(1, size, dtype=real))
-        # the ring's spectra, and one scratch slot (an exported block's idle write)
-        self.register_buffer("ring", torch.zeros(1, parts + 1, size + 1, dtype=cplx))
+        # the ring's spectra as real pairs (complex operators do not compile), and one
+        # scratch slot (an exported block's idle write)
+        self.register_buffer("ring", torch.zeros(1, parts + 1, size + 1, 2, dtype=real))
         self.register_buffer("tail", torch.zeros(1, size, dtype=real))
         self.register_buffer("fill", torch.zeros(1, dtype=torch.int64))
         self.register_buffer("count", torch.zeros(1, dtype=torch.int64))
@@ -94,10 +94,10 @@ class _Level(nn.Module):
     @torch.jit.export
     def allocate(self, rows: int) -> None:
         size, parts = self.size, self.parts
-        real, cplx = self.chunk.dtype, self.ring.dtype
+        real = self.chunk.dtype
         self.chunk = torch.zeros(rows, size, dtype=real)
         self.previous = torch.zeros(rows, size, dtype=real)
-        self.ring = torch.zeros(rows, parts + 1, size + 1, dtype=cplx)
+        self.ring = torch.zeros(rows, parts + 1, size + 1, 2, dtype=real)
         self.tail = torch.zeros(rows, size, dtype=real)
         self.fill.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
         self.count.zero_()
@@ -107,7 +107,9 @@ class _Level(nn.Module):
         return bool(torch.compiler.is_exporting())
 
     def _window(self, previous: Tensor, chunk: Tensor) -> Tensor:
-        return torch.fft.rfft(torch.cat([previous, chunk], 1))[:, None]
+        """The spectrum of the last two partitions as a ring slot ``(rows, 1, size + 1,
+        2)``."""
+        return torch.view_as_real(torch.fft.rfft(torch.cat([previous, chunk], 1)))[:, None]
 
     def _spectra_at(self, count: Tensor) -> Tensor:
         """The IR spectra that meet the ring's slots after ``count`` windows, as real pairs
@@ -121,8 +123,8 @@ class _Level(nn.Module):
         spectra = self._spectra_at(count)
         parts = ring.narrow(1, 0, self.parts)
         if torch.jit.is_scripting() or not self._exporting():
-            return (parts * torch.view_as_complex(spectra)).sum(1)
-        return complex_dot(torch.view_as_real(parts), spectra)
+            return (torch.view_as_complex(parts) * torch.view_as_complex(spectra)).sum(1)
+        return complex_dot(parts, spectra)
 
     def _tail(self, ring: Tensor, count: Tensor) -> Tensor:
         """The next partition's tail from the ring after ``count`` windows."""
@@ -138,7 +140,7 @@ class _Level(nn.Module):
         inputs = torch.cat([window, self.ring.narrow(1, 0, self.parts)], 1)
         head = torch.view_as_real(head_spectrum)[None]
         kernels = torch.cat([head, self._spectra_at(self.count)], 0)
-        spectrum = complex_dot(torch.view_as_real(inputs), kernels)
+        spectrum = complex_dot(inputs, kernels)
         wet = torch.fft.irfft(spectrum, 2 * self.size)[:, self.size :]
         self.ring.index_copy_(1, torch.remainder(self.count, self.parts), window)
         self.count.add_(1)
@@ -194,13 +196,15 @@ class _Level(nn.Module):
 
         def complete(previous, chunk, ring, tail, count):
             window = self._window(previous, chunk)
-            ring = ring.index_copy(1, slot, window)
+            # the ring with the new slot, selected where read (no copy of the ring)
+            fresh = torch.arange(self.parts + 1)[None, :, None, None] == slot
+            ring = torch.where(fresh, window, ring)
             # fresh tensors: both branches must return the same layout (offset 0)
             tail = self._tail(ring, count + 1).clone(memory_format=torch.contiguous_format)
             return chunk.clone(), window, tail
 
         def wait(previous, chunk, ring, tail, count):
-            idle = torch.zeros(tail.shape[0], 1, self.size + 1, dtype=ring.dtype)
+            idle = torch.zeros(tail.shape[0], 1, self.size + 1, 2, dtype=ring.dtype)
             return previous.clone(), idle, tail.clone()
 
         previous, window, tail = torch.cond(
