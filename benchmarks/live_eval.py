@@ -17,10 +17,13 @@ chosen as ``ddsp transfer --stream`` chooses them, and the script reports:
   resolution, that best lines up their onset strengths: the rises of the 5 ms level),
   which includes the instrument's own attack; and, apart from any instrument's attack,
   the delay between pitch steps of the input (a steady tone stepping between two notes
-  every 0.5 s) and the same steps in the output, played dry (reverb mix 0: the old note's
-  tail would hide the step), both tracked by the offline tracker at 1000 frames/s, median
-  over steps; beside the latency the file declares;
-* gate: the output's RMS and peak (dBFS) on 2 s of silence and of white noise at -40 dBFS.
+  about every 0.5 s, jittered so that the steps meet the pipeline's frames at every
+  phase) and the same steps in the output, played dry (reverb mix 0: the old note's tail
+  would hide the step), both tracked by the offline tracker at 4000 frames/s, median and
+  mean over steps; beside the latency the file declares;
+* gate: the output's RMS and peak (dBFS) on 2 s of silence and of white noise at -40 dBFS;
+* tables: the signal-to-difference ratio of the pipeline's output with the decoder's
+  tabulated input gates (the default) against the exact decoder, per melody.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from ddsp.export.formats.nn_tilde import load_nn_tilde
 from ddsp.features import f0 as track_f0
 from ddsp.features import loudness
 from ddsp.live import load_instrument
+from ddsp.live.decoder import TABLE_SIZE, DecoderStep
 from ddsp.live.pipeline import KNOBS
 from ddsp.units import hz_to_midi
 
@@ -48,6 +52,7 @@ MELODIES = {  # name: (GM program, seed, seconds, low MIDI, high MIDI, min note,
     "voice": (53, 11, 15.0, 48, 72, 0.3, 1.2),
 }
 FRAME_RATE = 100.0
+STEP_FRAME_RATE = 4000.0  # the pitch steps' tracking: 12 samples at 48 kHz
 
 
 def _play(host, x: np.ndarray, block: int, knobs: list[float]) -> np.ndarray:
@@ -81,23 +86,26 @@ def _onset_delay(x: np.ndarray, x_rate: int, y: np.ndarray, rate: int, max_ms: i
 
 
 def _pitch_step_delays(host, block: int, knobs: list[float], rate: int) -> list[float]:
-    """Input: a steady tone stepping between 330 and 440 Hz every 0.5 s (continuous
-    phase). Per step, the delay of the output's f0 crossing (the two notes' geometric
-    mean, shifted by the knob) behind the input's, both tracked at 1000 frames/s."""
-    n, period = 8 * rate, rate // 2
-    t = np.arange(n)
-    hz = np.where((t // period) % 2 == 0, 330.0, 440.0)
+    """Input: a steady tone stepping between 330 and 440 Hz (continuous phase) every 0.5 s
+    plus a jitter of up to 10 ms (seeded), so that the steps fall at every phase of the
+    pipeline's frames. Per step, the delay of the output's f0 crossing (the two notes'
+    geometric mean, shifted by the knob) behind the input's, both tracked at 4000
+    frames/s."""
+    n = 8 * rate
+    jitter = np.random.default_rng(3).uniform(0, 0.01 * rate, 15).astype(int)
+    steps = np.arange(1, 16) * (rate // 2) + jitter
+    hz = np.where(np.searchsorted(steps, np.arange(n), side="right") % 2 == 1, 330.0, 440.0)
     x = (0.2 * np.sin(2 * np.pi * np.cumsum(hz) / rate)).astype(np.float32)
     y = _play(host, x, block, knobs)[: n + host.latency]
 
     def crossings(sig: np.ndarray) -> np.ndarray:
-        f, v = track_f0(torch.from_numpy(sig.copy())[None], rate, 1000.0)
+        f, v = track_f0(torch.from_numpy(sig.copy())[None], rate, STEP_FRAME_RATE)
         up = (f[0] > 0).numpy() & (v[0] > 0.5).numpy()
         midi = hz_to_midi(f[0].clamp_min(1.0)).numpy()
-        mid = np.median(midi[up])  # between the notes (equal time on each)
+        mid = np.median(midi[up])  # between the notes (about equal time on each)
         high = (midi > mid) & up
         edges = np.flatnonzero(np.diff(high.astype(int)) != 0) + 1
-        return edges * rate / 1000.0
+        return edges * rate / STEP_FRAME_RATE
 
     a, b = crossings(x), crossings(y)
     delays = []
@@ -106,6 +114,22 @@ def _pitch_step_delays(host, block: int, knobs: list[float], rate: int) -> list[
         if len(later):
             delays.append(float(later[0] - e))
     return delays
+
+
+def _table_snr(inst, x: np.ndarray, rate: int, values: dict[str, float]) -> float:
+    """dB: the eager pipeline's output (tabulated decoder inputs, the default) against the
+    same pipeline with the exact decoder (:class:`ddsp.live.decoder.DecoderStep` with
+    ``table_size=0``), in 4096-sample blocks."""
+    outs = []
+    for table_size in (TABLE_SIZE, 0):
+        pipe = inst.pipeline(sample_rate=rate, block_size=4096, defaults=values)
+        pipe.decoder = DecoderStep(inst.model, table_size)
+        audio = torch.from_numpy(x)[None, None]
+        with torch.no_grad():
+            blocks = [pipe(audio[..., i : i + 4096], {}) for i in range(0, len(x), 4096)]
+        outs.append(torch.cat(blocks, -1).double())
+    noise = float((outs[0] - outs[1]).square().mean())
+    return 10 * math.log10(float(outs[1].square().mean()) / max(noise, 1e-30))
 
 
 def _knobs(model, values: dict[str, float]) -> list[float]:
@@ -138,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"{'input':<8} {'shift':>6} {'offset':>7} {'f0 err':>8} {'<50c':>6} "
-            f"{'loud r':>7} {'onset delay':>9} {'declared':>8}"
+            f"{'loud r':>7} {'onset delay':>9} {'declared':>8} {'tables':>7}"
         )
         for name, (program, seed, seconds, lo, hi, n0, n1) in MELODIES.items():
             notes = random_melody(seed, seconds, lo, hi, min_note=n0, max_note=n1)
@@ -165,15 +189,17 @@ def main(argv: list[str] | None = None) -> int:
             streamed = y_full[: len(x) + host.latency]
             delay = _onset_delay(x, rate, streamed, rate)
             within = 100 * float((cents < 50).float().mean())
+            snr = _table_snr(inst, x, rate, values)
             print(f"{name:<8} {12 * octaves:>+5d}st {offset:>+6.1f}dB "
                   f"{float(cents.median()):>6.1f}c {within:>5.1f}% {r:>7.3f} "
-                  f"{delay:>9.0f} {host.latency:>8d}")  # fmt: skip
+                  f"{delay:>9.0f} {host.latency:>8d} {snr:>5.1f}dB")  # fmt: skip
         dry = _knobs(model, {**defaults, "mix": 0.0})  # a reverb tail would hide the step
         steps = _pitch_step_delays(host, args.block, dry, rate)
         print(
             f"pitch steps: output behind input by {np.median(steps):.0f} samples (median "
-            f"of {len(steps)} steps, 1 ms frames; min {min(steps):.0f}, max {max(steps):.0f})"
-            f"; declared {host.latency}"
+            f"of {len(steps)} steps, {1000 / STEP_FRAME_RATE:g} ms frames; mean "
+            f"{np.mean(steps):.0f}, min {min(steps):.0f}, max {max(steps):.0f}); declared "
+            f"{host.latency}"
         )
         gen = np.random.default_rng(0)
         for name, x in (("silence", np.zeros(2 * rate, np.float32)),

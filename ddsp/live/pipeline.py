@@ -8,15 +8,19 @@ The synthesis runs at the host's sample rate (the model's own rate only shapes i
 see :mod:`ddsp.live.synth`) on frames of ``hop = round(sample_rate / frame_rate)``
 samples. The analysis runs on the input decimated to the rate nearest the model's
 (:mod:`ddsp.live.decimate`; 48 kHz: 16 kHz, as the model's training features were
-computed): frame ``j`` belongs to input sample ``j * hop`` and is decided once the
-decimator's and the tracker's lookahead have arrived. Loudness uses a Hann window twice
-the tracker's lookahead, so it needs no more. The output lags the input by those
-lookaheads plus one hop (``latency``, what the file declares). Pitch changes arrive
-about one frame later than that (``benchmarks/live_eval.py``: 2736 samples against 2532
-at 48 kHz): YIN's integration window sits before the frame's centre, as far as the
-tracker's 32 ms window lookahead allows. The gate: a frame is played only where the
-tracker's confidence reaches its gate and the loudness is above ``gate_db``; elsewhere the
-amplitude and the noise are zero, so silence, breath and background noise make no sound.
+computed): frame ``j`` is decided once the decimator's and the tracker's lookahead past
+input sample ``j * hop`` have arrived, and plays one hop later. Its pitch, though, comes
+from before ``j * hop``: YIN's window and lags sit as far back as the tracker's 32 ms
+window lookahead requires, so the frame stands for input sample ``j * hop - centre``
+(``centre``: the tracker's ``centre_delay``, 61 analysis samples, 183 at 48 kHz). Its
+loudness is measured there too (a Hann window twice the tracker's lookahead, centred on
+that sample). The output therefore lags the input by the lookaheads, one hop and the
+centre: that is ``latency``, what the file declares (2715 samples at 48 kHz;
+``benchmarks/live_eval.py`` measures pitch steps of the input in the output; the centre
+moves with the input's period, see :class:`~ddsp.features.PitchTracker`). The gate: a
+frame is played only where the tracker's confidence reaches its gate and the loudness is
+above ``gate_db``; elsewhere the amplitude and the noise are zero, so silence, breath and
+background noise make no sound.
 
 Knobs (``inputs``, ``(1, 1)``): ``pitch_shift_st`` (semitones), ``loudness_offset_db``,
 ``balance`` (0: harmonic only, 0.5: both at full level, 1: noise only) and ``mix`` (the
@@ -77,7 +81,11 @@ class LivePipeline(Block):
         self.hop = int(tracker.hop) * factor  # host samples per frame
         self.hop_a = int(tracker.hop)  # analysis samples per frame
         lookahead = int(tracker.latency_samples) * factor + int(decimator.lookahead)
-        latency = lookahead + self.hop
+        self.centre = int(tracker.centre_delay)  # analysis samples (see the docstring)
+        # frame j plays one hop after it is decided; it stands for input sample
+        # j * hop - centre * factor, so that is how far the output lags the input
+        delay = lookahead + self.hop
+        latency = delay + self.centre * factor
         super().__init__("LivePipeline", in_channels, 1, latency)
         self.decoder = decoder
         self.tracker = tracker
@@ -96,10 +104,11 @@ class LivePipeline(Block):
             hop=self.hop,
             n_harmonics=decoder.n_harmonics,
             n_bands=decoder.n_bands,
-            delay=latency,
+            delay=delay,
             max_block=max_block,
         )
-        # loudness: Hann window of 2 * lookahead samples centred on each frame
+        # loudness: Hann window of 2 * lookahead samples centred where the frame's pitch
+        # is (the frame's centre less the tracker's centre delay)
         self.n_fft = max(16, 2 * self.lookahead)
         window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
         freqs = torch.fft.rfftfreq(self.n_fft, 1.0 / rate_a).double()
@@ -108,7 +117,7 @@ class LivePipeline(Block):
         weight = weight / (self.n_fft * float(window.square().sum()))
         self.register_buffer("window", window.float())
         self.register_buffer("weight", weight.float())
-        self.keep = self.n_fft + self.lookahead + 2 * self.hop_a  # analysis samples kept
+        self.keep = self.n_fft + self.lookahead + self.centre + 2 * self.hop_a  # kept
         for spec in KNOBS:
             value = defaults.get(spec.name, spec.default)
             self.register_buffer(spec.name, constant(value))
@@ -129,7 +138,7 @@ class LivePipeline(Block):
     def _loudness(self, frames: Tensor, signal: Tensor, origin: Tensor) -> Tensor:
         """dB of the decided frames (frame index per slot in ``frames``); ``signal`` holds
         analysis samples from ``origin`` on."""
-        start = frames * self.hop_a - self.n_fft // 2 - origin
+        start = frames * self.hop_a - self.centre - self.n_fft // 2 - origin
         index = start[:, None] + torch.arange(self.n_fft)
         inside = (index >= 0) & (index < signal.shape[1])
         windows = signal[:, index.clamp(0, signal.shape[1] - 1)] * inside.float()

@@ -19,7 +19,8 @@ class TrackerBlock(nn.Module):
     (1,))``: the frames the block decided, in ``S = n // hop + 1`` slots of which the first
     ``count`` are real.
 
-    Attributes: ``hop``, ``latency_samples``, ``gate`` (the confidence threshold).
+    Attributes: ``hop``, ``latency_samples``, ``centre_delay`` (see
+    :class:`~ddsp.features.PitchTracker`), ``gate`` (the confidence threshold).
     """
 
     def __init__(self, tracker: nn.Module) -> None:
@@ -27,6 +28,7 @@ class TrackerBlock(nn.Module):
         self.tracker = tracker
         self.hop = int(tracker.hop)
         self.latency_samples = int(tracker.latency_samples)
+        self.centre_delay = int(tracker.centre_delay)
         self.gate = float(tracker.gate)
         state = tracker.initial_state(1)
         if tuple(state) != _KEYS:  # the buffers below name each key

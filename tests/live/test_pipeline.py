@@ -12,7 +12,7 @@ import torch
 
 from ddsp.errors import ExportError
 from ddsp.live import Instrument
-from ddsp.live.decoder import DecoderStep
+from ddsp.live.decoder import TABLE_SIZE, DecoderStep
 from ddsp.training.model import Autoencoder, ModelConfig
 
 SR = 16_000
@@ -48,9 +48,11 @@ def play(pipe, x: torch.Tensor, sizes, inputs=None) -> torch.Tensor:
     return torch.cat(out, -1)
 
 
-def test_the_decoder_step_equals_the_offline_decoder_frame_for_frame():
+@pytest.mark.parametrize("table_size", [0, TABLE_SIZE])  # exact MLPs; tabulated gates
+def test_the_decoder_step_equals_the_offline_decoder_frame_for_frame(table_size):
     inst = tiny()
-    step = DecoderStep(inst.model)
+    step = DecoderStep(inst.model, table_size)
+    assert (step.f0_gates.numel() > 0) == (table_size > 0)
     step.allocate(2)
     gen = torch.Generator().manual_seed(0)
     f0 = 100 + 400 * torch.rand(2, 40, generator=gen)
@@ -122,8 +124,10 @@ def _reference_harmonic(frames, hop: int, n: int, rate: float, model_rate: float
 
 @pytest.mark.parametrize("rate", [SR, 48_000])
 def test_the_output_lags_the_analysis_by_exactly_the_declared_latency(monkeypatch, rate):
-    """Frame j is analysed around input sample j * hop; its sound must come out at
-    j * hop + latency. Harmonic only and dry, against a per-sample reference."""
+    """Frame j is decided at input sample j * hop + lookahead; its sound must come out
+    one hop later. It stands for input sample j * hop - centre (where its pitch is
+    measured): the declared latency counts that. Harmonic only and dry, against a
+    per-sample reference."""
     inst, x = tiny(), melody(0.5, rate=rate, start=1000)
     pipe = inst.pipeline(defaults={"balance": 0.0, "mix": 0.0}, sample_rate=rate)
     pushed: list[tuple] = []
@@ -139,14 +143,15 @@ def test_the_output_lags_the_analysis_by_exactly_the_declared_latency(monkeypatc
     frames = [torch.cat([p[i] for p in pushed]).numpy() for i in range(3)]
     n = (len(frames[0]) - 1) * pipe.hop
     want = _reference_harmonic(frames, pipe.hop, n, rate, SR)
-    lat = pipe.latency
     factor = rate // SR
     assert pipe.decimator.factor == factor
-    assert lat == pipe.tracker.latency_samples * factor + pipe.decimator.lookahead + pipe.hop
+    lat = pipe.tracker.latency_samples * factor + pipe.decimator.lookahead + pipe.hop
     got = y[lat : lat + n]
     assert np.abs(want).max() > 1e-3
     assert np.abs(got - want[: len(got)]).max() < 1e-4
     assert np.abs(y[:lat]).max() == 0.0  # nothing before the first frame can sound
+    # the frame stands for the input where its pitch is measured: centre samples earlier
+    assert pipe.latency == lat + pipe.tracker.centre_delay * factor > lat
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise"])
