@@ -11,9 +11,10 @@ weight once per block, and on a CPU that reading, not the arithmetic, sets its s
 by default ``G_f`` and ``G_l`` are tabulated on ``table_size + 1`` points of their
 inputs' ranges (``scale_f0``: 0 .. 1, ``scale_loudness``: 0 .. 1.5), computed in float64
 when the step is built, and interpolated linearly: a block then reads a few table rows
-instead of 2.6 MB. At 2048 points the shipped violin's output differs from the exact
-decoder's by 94 dB SNR (a flute melody, ``benchmarks/live_eval.py``'s); the gates by at
-most 0.02 (their scale: 55). ``table_size=0`` runs the exact MLPs.
+instead of 2.6 MB. At 2048 points the shipped violin's output stays 94 dB (flute) and
+88 dB (voice) above its difference from the exact decoder's (``benchmarks/live_eval.py``,
+column ``tables``); the gates move by at most 0.02 (their scale: 55). ``table_size=0``
+runs the exact MLPs.
 """
 
 import copy

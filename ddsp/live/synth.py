@@ -115,6 +115,64 @@ class LiveSynth(nn.Module):
         self.phase = torch.zeros(batch, dtype=torch.float64)
         self.pending = torch.zeros(batch, self.span)
 
+    def _harmonic(self, start: Tensor, oldest: Tensor, n: int, batch: int) -> Tensor:
+        """The harmonic part of output samples ``start .. start + n`` ``(batch, n)``;
+        advances ``phase``. Sample ``u`` interpolates frames ``u // hop`` and the next, so
+        it is computed on a grid of whole frame intervals (``segments`` of ``hop`` samples
+        from the frame of the block's first sample), each segment reading its two frames
+        once, and the block's samples are taken from the grid."""
+        hop, r = self.hop, self.history
+        segments = n // hop + 2  # the frame intervals n samples can touch
+        first = torch.div(start, hop, rounding_mode="floor")  # frame of the first sample
+        seg = first + torch.arange(segments)  # (S,) each segment's left frame
+        i0 = (seg - oldest).clamp(0, r - 1)
+        i1 = (seg + 1 - oldest).clamp(0, r - 1)
+        frac = torch.arange(hop, dtype=torch.float64) / hop  # (hop,)
+        live = (seg[:, None] * hop + torch.arange(hop)) >= 0  # (S, hop)
+        f0_a, f0_b = self.f0[:, i0].double(), self.f0[:, i1].double()  # (B, S)
+        f0_u = torch.where(live, f0_a[..., None] + frac * (f0_b - f0_a)[..., None], 0.0)
+        step = (f0_u * (2 * math.pi / self.sample_rate)).reshape(batch, segments * hop)
+        advance = torch.cumsum(step, 1) - step  # phase advance before each grid sample
+        offset = start - first * hop  # the block's first sample on the grid, 0 .. hop - 1
+        phase = self.phase[:, None] + (advance - advance.index_select(1, offset))
+        after = phase.index_select(1, offset + n)[:, 0]  # the phase after the block
+        self.phase.copy_(torch.remainder(after, 2 * math.pi))
+        amps_a, amps_b = self.amps[:, i0], self.amps[:, i1]  # (B, S, H)
+        phase = phase.reshape(batch, segments, hop)
+        if not torch.jit.is_scripting() and self._exporting():
+            grid = self._clenshaw(amps_a, amps_b, frac, phase) * live
+        else:
+            w = frac.float()[:, None]  # (hop, 1)
+            amps = amps_a[:, :, None] + w * (amps_b - amps_a)[:, :, None]  # (B, S, hop, H)
+            # harmonic phases in turns, reduced in float64 (floor), then a float32 sine of
+            # the fraction: the large product keeps its precision, the sine runs twice as
+            # wide
+            turns = (phase * (1 / (2 * math.pi)))[..., None] * self.harmonics
+            sines = torch.sin((turns - torch.floor(turns)).float() * (2 * math.pi))
+            grid = (amps * sines).sum(-1) * live
+        return grid.reshape(batch, segments * hop).index_select(1, offset + torch.arange(n))
+
+    @torch.jit.unused
+    def _exporting(self) -> bool:
+        return bool(torch.compiler.is_exporting())
+
+    @torch.jit.unused
+    def _clenshaw(self, amps_a: Tensor, amps_b: Tensor, frac: Tensor, phase: Tensor) -> Tensor:
+        """``sum_k a_k sin(k phase)`` on the grid ``(B, S, hop)``, ``a_k`` interpolated from
+        the segment's frames ``amps_a, amps_b (B, S, H)`` by ``frac (hop,)``, by Clenshaw's
+        recurrence (``b_k = a_k + 2 cos(phase) b_{k+1} - b_{k+2}``; the sum is ``b_1
+        sin(phase)``) in float64: two sines per sample instead of ``H``. Exported programs
+        only: compiled, the unrolled recurrence is one loop along the samples, each
+        segment's amplitudes broadcast (eager, it would be ``4 H`` calls)."""
+        twice_cos = 2 * torch.cos(phase)
+        a = amps_a.double()[..., None]  # (B, S, H, 1)
+        slope = amps_b.double()[..., None] - a
+        b1 = torch.zeros_like(phase)
+        b2 = torch.zeros_like(phase)
+        for k in range(self.n_harmonics - 1, -1, -1):
+            b1, b2 = a[:, :, k] + frac * slope[:, :, k] + twice_cos * b1 - b2, b1
+        return (b1 * torch.sin(phase)).float()
+
     def _impulse_responses(self, noise: Tensor) -> Tensor:
         """Band magnitudes ``(B, k, n_bands)`` -> linear-phase FIRs ``(B, k, ir_size)`` on
         the host grid (see ``basis``)."""
@@ -144,28 +202,8 @@ class LiveSynth(nn.Module):
         """The next ``n`` output samples ``(batch, n)`` (needs the frames pushed so far)."""
         hop, r = self.hop, self.history
         start = self.played - self.delay  # output sample u of the block's first sample
-        u = start + torch.arange(n)
         oldest = self.decided - r  # frame index of history slot 0
-        # harmonic: frames a and a + 1 around each sample, linearly interpolated
-        a = torch.div(u, hop, rounding_mode="floor")
-        frac = ((u - a * hop).to(torch.float64) / hop)[None, :]
-        i0 = (a - oldest).clamp(0, r - 1)
-        i1 = (a + 1 - oldest).clamp(0, r - 1)
-        live = (u >= 0)[None, :]
-        f0_a, f0_b = self.f0[:, i0].double(), self.f0[:, i1].double()
-        f0_u = torch.where(live, f0_a + frac * (f0_b - f0_a), 0.0)
-        step = f0_u * (2 * math.pi / self.sample_rate)
-        phases = self.phase[:, None] + torch.cumsum(step, 1)  # phase after each sample
-        before = phases - step  # phase at each sample
-        self.phase.copy_(torch.remainder(phases[:, -1], 2 * math.pi) if n > 0 else self.phase)
-        w = frac.float()[..., None]
-        amps = self.amps[:, i0] + w * (self.amps[:, i1] - self.amps[:, i0])
-        amps = amps * live.float()[..., None]
-        # harmonic phases in turns, reduced in float64 (floor), then a float32 sine of the
-        # fraction: the large product keeps its precision, the sine runs twice as wide
-        turns = (before * (1 / (2 * math.pi)))[..., None] * self.harmonics
-        sines = torch.sin((turns - torch.floor(turns)).float() * (2 * math.pi))  # (B, n, H)
-        harmonic = (amps * sines).sum(-1)
+        harmonic = self._harmonic(start, oldest, n, batch)
         # noise: frames starting in [start, start + n) add hop samples of filtered noise
         slots = n // hop + 1
         first = torch.div(start + hop - 1, hop, rounding_mode="floor")

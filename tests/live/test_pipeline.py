@@ -104,6 +104,27 @@ def test_a_scripted_pipeline_plays_the_same_and_resets(rate):
     assert torch.equal(play(scripted, x, [256, 100, 1000]), got)
 
 
+def test_an_exported_pipeline_plays_what_the_pipeline_plays(tmp_path):
+    """torch.export (the .pt2 file, as a host loads it) takes its own paths through the
+    synthesiser (Clenshaw's recurrence) and the reverb (the fused head): on a melody with
+    its reverb and noise, block after block, it plays what the eager pipeline plays."""
+    from ddsp.export.formats.pt2 import load_pt2, save_pt2
+
+    rate, block = 48_000, 512
+    inst, x = tiny(), melody(0.384, rate=rate, start=1000)  # 36 whole blocks
+    model = inst.export_model(block_size=block, sample_rate=rate)
+    (path,) = save_pt2(model, tmp_path / "live.pt2", name="tiny", aoti=False)
+    host = load_pt2(path)
+    knobs = torch.tensor(model.knob_defaults)
+    want = play(inst.pipeline(block_size=block, sample_rate=rate), x, [block])
+    with torch.no_grad():
+        got = torch.cat(
+            [host(x[..., i : i + block], knobs) for i in range(0, x.shape[-1], block)], -1
+        )
+    assert float(want.abs().max()) > 1e-3
+    assert float((got - want).abs().max()) < 1e-5
+
+
 def _reference_harmonic(frames, hop: int, n: int, rate: float, model_rate: float):
     """Harmonic synthesis of decided frames, sample by sample in float64: output sample
     ``u`` interpolates frames ``u // hop`` and the next; the phase accumulates f0."""
