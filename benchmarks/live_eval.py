@@ -20,7 +20,11 @@ chosen as ``ddsp transfer --stream`` chooses them, and the script reports:
   about every 0.5 s, jittered so that the steps meet the pipeline's frames at every
   phase) and the same steps in the output, played dry (reverb mix 0: the old note's tail
   would hide the step), both tracked by the offline tracker at 4000 frames/s, median and
-  mean over steps; beside the latency the file declares;
+  mean over steps; and the delay of note onsets (tone bursts from silence, dry) to the
+  output's first sound within 30 dB of its level; beside the latency the file declares.
+  A frame's sound fades in from the previous frame's over the hop before its time (the
+  synthesiser interpolates frames linearly, as in training), so a note's first sound
+  leads the declared latency by up to a hop, while a pitch step's midpoint meets it;
 * gate: the output's RMS and peak (dBFS) on 2 s of silence and of white noise at -40 dBFS;
 * tables: the signal-to-difference ratio of the pipeline's output with the decoder's
   tabulated input gates (the default) against the exact decoder, per melody.
@@ -116,6 +120,37 @@ def _pitch_step_delays(host, block: int, knobs: list[float], rate: int) -> list[
     return delays
 
 
+def _burst_onset_delays(host, block: int, knobs: list[float], rate: int) -> list[float]:
+    """Input: 0.3 s bursts of a 330 Hz tone from silence (1 ms fade-in), about every
+    0.5 s, jittered by up to 10 ms (seeded). Per burst, the delay of the output's onset
+    behind the burst's first sample: the output's onset is where its level (RMS over 1 ms)
+    first comes within 30 dB of its median level over the bursts' middles; the
+    instrument's own swell after that does not count."""
+    n, burst, fade = 8 * rate, int(0.3 * rate), rate // 1000
+    jitter = np.random.default_rng(4).uniform(0, 0.01 * rate, 15).astype(int)
+    starts = np.arange(1, 15) * (rate // 2) + jitter[:14]
+    t = np.arange(burst)
+    tone = 0.2 * np.sin(2 * np.pi * 330 * t / rate) * np.minimum(1.0, t / fade)
+    x = np.zeros(n, np.float32)
+    for s0 in starts:
+        x[s0 : s0 + burst] = tone
+    y = _play(host, x, block, knobs)[: n + host.latency]
+    hop = rate // 1000
+    frames = len(y) // hop
+    level = 10 * np.log10(np.mean(y[: frames * hop].reshape(frames, hop) ** 2, 1) + 1e-20)
+    middles = [level[(s0 + host.latency) // hop + 100 : (s0 + host.latency) // hop + 200]
+               for s0 in starts]  # fmt: skip
+    ref = float(np.median(np.concatenate(middles)))
+    delays = []
+    for s0 in starts:
+        above = np.flatnonzero(level[s0 // hop : (s0 + host.latency + burst) // hop] > ref - 30)
+        if len(above):  # the first such frame's start, behind the burst's first sample
+            delays.append(float((s0 // hop + above[0]) * hop - s0))
+    if not delays:
+        raise SystemExit("note onsets: the output never came within 30 dB of its level")
+    return delays
+
+
 def _table_snr(inst, x: np.ndarray, rate: int, values: dict[str, float]) -> float:
     """dB: the eager pipeline's output (tabulated decoder inputs, the default) against the
     same pipeline with the exact decoder (:class:`ddsp.live.decoder.DecoderStep` with
@@ -200,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
             f"of {len(steps)} steps, {1000 / STEP_FRAME_RATE:g} ms frames; mean "
             f"{np.mean(steps):.0f}, min {min(steps):.0f}, max {max(steps):.0f}); declared "
             f"{host.latency}"
+        )
+        onsets = _burst_onset_delays(host, args.block, dry, rate)
+        print(
+            f"note onsets: output behind input by {np.median(onsets):.0f} samples (median "
+            f"of {len(onsets)} tone bursts from silence, 1 ms frames; mean "
+            f"{np.mean(onsets):.0f}, min {min(onsets):.0f}, max {max(onsets):.0f}); "
+            f"declared {host.latency}"
         )
         gen = np.random.default_rng(0)
         for name, x in (("silence", np.zeros(2 * rate, np.float32)),

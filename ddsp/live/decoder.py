@@ -91,7 +91,7 @@ class DecoderStep(nn.Module):
 
     def _lookup(self, table: Tensor, x: Tensor, top: float) -> Tensor:
         """Rows of ``table`` (points 0 .. top) linearly interpolated at ``x (B, k)``."""
-        pos = x * (self.table_size / top)
+        pos = torch.nan_to_num(x) * (self.table_size / top)  # NaN reads the first row
         i = pos.floor().clamp(0, self.table_size - 1)
         w = (pos - i)[..., None]
         index = i.long()

@@ -22,6 +22,9 @@ frame is played only where the tracker's confidence reaches its gate and the lou
 above ``gate_db``; elsewhere the amplitude and the noise are zero, so silence, breath and
 background noise make no sound.
 
+Input samples that are NaN or infinite are read as silence (a host's stream must not
+stop the plugin).
+
 Knobs (``inputs``, ``(1, 1)``): ``pitch_shift_st`` (semitones), ``loudness_offset_db``,
 ``balance`` (0: harmonic only, 0.5: both at full level, 1: noise only) and ``mix`` (the
 reverb's wet level).
@@ -174,7 +177,8 @@ class LivePipeline(Block):
         return y
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
-        mono = x.mean(1)
+        # a host's NaN or infinite samples are read as silence (a plugin must not fail)
+        mono = torch.nan_to_num(x.mean(1), nan=0.0, posinf=0.0, neginf=0.0)
         n = mono.shape[1]
         pieces: list[Tensor] = []
         for at in range(0, n, self.max_block):

@@ -117,10 +117,10 @@ class LiveSynth(nn.Module):
 
     def _harmonic(self, start: Tensor, oldest: Tensor, n: int, batch: int) -> Tensor:
         """The harmonic part of output samples ``start .. start + n`` ``(batch, n)``;
-        advances ``phase``. Sample ``u`` interpolates frames ``u // hop`` and the next, so
-        it is computed on a grid of whole frame intervals (``segments`` of ``hop`` samples
-        from the frame of the block's first sample), each segment reading its two frames
-        once, and the block's samples are taken from the grid."""
+        advances ``phase``. Sample ``u`` interpolates frames ``u // hop`` and the next, so it
+        is laid on a grid of whole frame intervals (``segments`` of ``hop`` samples from
+        the frame of the block's first sample): the phase accumulates along the grid, each
+        segment reads its two frames once, and the block's samples are taken from it."""
         hop, r = self.hop, self.history
         segments = n // hop + 2  # the frame intervals n samples can touch
         first = torch.div(start, hop, rounding_mode="floor")  # frame of the first sample
@@ -138,19 +138,21 @@ class LiveSynth(nn.Module):
         after = phase.index_select(1, offset + n)[:, 0]  # the phase after the block
         self.phase.copy_(torch.remainder(after, 2 * math.pi))
         amps_a, amps_b = self.amps[:, i0], self.amps[:, i1]  # (B, S, H)
-        phase = phase.reshape(batch, segments, hop)
+        at = offset + torch.arange(n)  # the block's samples on the grid
         if not torch.jit.is_scripting() and self._exporting():
-            grid = self._clenshaw(amps_a, amps_b, frac, phase) * live
-        else:
-            w = frac.float()[:, None]  # (hop, 1)
-            amps = amps_a[:, :, None] + w * (amps_b - amps_a)[:, :, None]  # (B, S, hop, H)
-            # harmonic phases in turns, reduced in float64 (floor), then a float32 sine of
-            # the fraction: the large product keeps its precision, the sine runs twice as
-            # wide
-            turns = (phase * (1 / (2 * math.pi)))[..., None] * self.harmonics
-            sines = torch.sin((turns - torch.floor(turns)).float() * (2 * math.pi))
-            grid = (amps * sines).sum(-1) * live
-        return grid.reshape(batch, segments * hop).index_select(1, offset + torch.arange(n))
+            grid = self._clenshaw(amps_a, amps_b, frac, phase.reshape(batch, segments, hop))
+            return (grid * live).reshape(batch, segments * hop).index_select(1, at)
+        # eager and TorchScript: the block's samples only (a small block would otherwise
+        # pay for the whole grid's sines), each reading its segment's frames
+        segment = torch.div(at, hop, rounding_mode="floor")
+        w = frac.float().index_select(0, at - segment * hop)[:, None]  # (n, 1)
+        amps_a, amps_b = amps_a[:, segment], amps_b[:, segment]  # (B, n, H)
+        amps = (amps_a + w * (amps_b - amps_a)) * live.reshape(-1)[at].float()[:, None]
+        # harmonic phases in turns, reduced in float64 (floor), then a float32 sine of the
+        # fraction: the large product keeps its precision, the sine runs twice as wide
+        turns = (phase.index_select(1, at) * (1 / (2 * math.pi)))[..., None] * self.harmonics
+        sines = torch.sin((turns - torch.floor(turns)).float() * (2 * math.pi))  # (B, n, H)
+        return (amps * sines).sum(-1)
 
     @torch.jit.unused
     def _exporting(self) -> bool:

@@ -188,6 +188,41 @@ def test_the_gate_keeps_silence_and_quiet_noise_silent(kind):
     assert rms_db < -60
 
 
+def test_non_finite_input_samples_play_as_silence():
+    """A host's NaN or infinite samples are read as silence: the output stays finite and
+    equals the output of the same input with zeros there."""
+    inst, x = tiny(), melody(0.6)
+    bad = x.clone()
+    bad[..., 4000:4100] = float("nan")
+    bad[..., 6000] = float("inf")
+    bad[..., 6001] = -float("inf")
+    zeroed = torch.nan_to_num(bad, nan=0.0, posinf=0.0, neginf=0.0)
+    got = play(inst.pipeline(), bad, [512])
+    assert bool(torch.isfinite(got).all()) and float(got.abs().max()) > 1e-3
+    assert torch.equal(got, play(inst.pipeline(), zeroed, [512]))
+
+
+def test_the_gate_tables_read_nan_without_an_error_and_recover():
+    """A NaN f0 or loudness (a host's NaN knob) must not index outside the tables. The
+    NaN frame's controls are NaN, as the exact decoder's; the tables read its gates at
+    their first point, so the GRU state stays finite and the next frame plays again (the
+    exact decoder's state would stay NaN)."""
+    model = tiny().model
+    f0 = torch.tensor([[220.0, float("nan"), 220.0], [220.0, 220.0, 220.0]])
+    loud = torch.tensor([[-30.0, -30.0, -30.0], [-30.0, float("nan"), -30.0]])
+    exact, tabulated = DecoderStep(model, 0), DecoderStep(model)
+    exact.allocate(2)
+    tabulated.allocate(2)
+    with torch.no_grad():
+        want = exact(f0, loud, torch.tensor([3]))
+        got = tabulated(f0, loud, torch.tensor([3]))
+    for g, w in zip(got, want):
+        assert torch.allclose(g[:, 0], w[:, 0], atol=1e-5)
+        assert bool(torch.isnan(g[:, 1]).all()) and bool(torch.isnan(w[:, 1]).all())
+        assert bool(torch.isfinite(g[:, 2]).all())
+    assert bool(torch.isfinite(tabulated.hidden).all())
+
+
 def test_knobs_shift_the_pitch_and_the_level():
     inst, x = tiny(), melody(0.6)
     dry = {"mix": torch.zeros(1, 1)}
