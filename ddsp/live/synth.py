@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import pad
 
+from ..export.blocks.base import exporting
 from ..export.blocks.sources import _seed_key, white_noise_block
 from ..functional._complex import complex_product
 
@@ -139,7 +140,7 @@ class LiveSynth(nn.Module):
         self.phase.copy_(torch.remainder(after, 2 * math.pi))
         amps_a, amps_b = self.amps[:, i0], self.amps[:, i1]  # (B, S, H)
         at = offset + torch.arange(n)  # the block's samples on the grid
-        if not torch.jit.is_scripting() and self._exporting():
+        if not torch.jit.is_scripting() and exporting():
             grid = self._clenshaw(amps_a, amps_b, frac, phase.reshape(batch, segments, hop))
             return (grid * live).reshape(batch, segments * hop).index_select(1, at)
         # eager and TorchScript: the block's samples only (a small block would otherwise
@@ -153,10 +154,6 @@ class LiveSynth(nn.Module):
         turns = (phase.index_select(1, at) * (1 / (2 * math.pi)))[..., None] * self.harmonics
         sines = torch.sin((turns - torch.floor(turns)).float() * (2 * math.pi))  # (B, n, H)
         return (amps * sines).sum(-1)
-
-    @torch.jit.unused
-    def _exporting(self) -> bool:
-        return bool(torch.compiler.is_exporting())
 
     @torch.jit.unused
     def _clenshaw(self, amps_a: Tensor, amps_b: Tensor, frac: Tensor, phase: Tensor) -> Tensor:

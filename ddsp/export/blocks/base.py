@@ -23,7 +23,16 @@ from torch import Tensor, nn
 from ...errors import ExportError
 from ...params import SCALES, ParamSpec
 
-__all__ = ["Block", "param", "values_of", "SpecMap", "to_physical", "to_normalized", "ExportError"]
+__all__ = [
+    "Block",
+    "exporting",
+    "param",
+    "values_of",
+    "SpecMap",
+    "to_physical",
+    "to_normalized",
+    "ExportError",
+]
 
 
 class Block(nn.Module):
@@ -52,6 +61,13 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         raise NotImplementedError
+
+
+@torch.jit.unused
+def exporting() -> bool:
+    """Whether ``torch.export`` is tracing. Blocks take their compiled paths on it, always
+    behind ``torch.jit.is_scripting()`` (TorchScript never calls it)."""
+    return bool(torch.compiler.is_exporting())
 
 
 def values_of(proc: Any) -> dict[str, float]:

@@ -29,7 +29,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .base import Block, ExportError, constant, knob_values, param, per_sample
+from .base import Block, ExportError, constant, exporting, knob_values, param, per_sample
 
 __all__ = ["DelayBlock", "ChorusBlock", "DelayLine"]
 
@@ -74,10 +74,6 @@ class DelayLine(nn.Module):
         self.ring = torch.zeros(rows, self.ring_length, dtype=torch.float64)
         self.head.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
 
-    @torch.jit.unused
-    def _exporting(self) -> bool:
-        return bool(torch.compiler.is_exporting())
-
     def forward(
         self,
         u: Tensor,
@@ -111,7 +107,7 @@ class DelayLine(nn.Module):
             keep = min(n, size)
             self.ring.index_copy_(1, torch.remainder(head + t[n - keep :], size), u[:, n - keep :])
         else:
-            if torch.jit.is_scripting() or not self._exporting():
+            if torch.jit.is_scripting() or not exporting():
                 step = max(1, int(whole.min()))
             else:
                 step = static_sub

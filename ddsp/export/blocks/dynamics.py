@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ...functional.dynamics import _FLOOR
-from .base import Block, knob_values, param
+from .base import Block, exporting, knob_values, param
 
 __all__ = ["DynamicsBlock", "first_order", "attack_release"]
 
@@ -129,10 +129,6 @@ class DynamicsBlock(Block):
     def _value(self, inputs: dict[str, Tensor], name: str, default: Tensor) -> Tensor:
         return param(inputs, name, default).to(torch.float64).reshape(1, 1)
 
-    @torch.jit.unused
-    def _exporting(self) -> bool:
-        return bool(torch.compiler.is_exporting())
-
     def _curve(self, level_db: Tensor, inputs: dict[str, Tensor]) -> Tensor:
         thr = self._value(inputs, "threshold_db", self.threshold_db)
         width = self._value(inputs, "knee_db", self.knee_db).clamp_min(1e-6)
@@ -156,7 +152,7 @@ class DynamicsBlock(Block):
         scale = self.sample_rate / 1000.0
         la = -self.ln9 / (self._value(inputs, "attack_ms", self.attack_ms) * scale)
         lr = -self.ln9 / (self._value(inputs, "release_ms", self.release_ms) * scale)
-        if torch.jit.is_scripting() or not self._exporting():
+        if torch.jit.is_scripting() or not exporting():
             return attack_release(g, y0, float(torch.exp(la)), float(torch.exp(lr)), rising)
         return self._smooth_exported(g, y0, la, lr, rising)
 

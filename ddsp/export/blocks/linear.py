@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ...functional.filters import SVF_MODES, rbj_coefficients
 from ...modules.filters import NYQUIST_MARGIN, SVF, Section
-from .base import Block, knob_values, param
+from .base import Block, exporting, knob_values, param
 
 __all__ = ["LinearBlock", "SectionsBlock", "SVFBlock", "cascade_state_space", "sub_block_matrices"]
 
@@ -114,10 +114,6 @@ class LinearBlock(Block):
         self.mat_p.copy_(p)
         self.mat_g.copy_(g)
 
-    @torch.jit.unused
-    def _exporting(self) -> bool:
-        return bool(torch.compiler.is_exporting())
-
     def _follow_knobs(self, inputs: dict[str, Tensor]) -> None:
         moved: list[Tensor] = []
         for k in self.knob_params:
@@ -129,7 +125,7 @@ class LinearBlock(Block):
         if values.shape == self.last.shape:
             # a data-dependent test TorchScript and eager runs can afford; an exported
             # program designs every block instead
-            if torch.jit.is_scripting() or not self._exporting():
+            if torch.jit.is_scripting() or not exporting():
                 if bool(torch.equal(values, self.last)):
                     return
             self.last.copy_(values)

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ...functional._complex import complex_dot
-from .base import Block, ExportError, constant, knob_values, param
+from .base import Block, ExportError, constant, exporting, knob_values, param
 
 __all__ = ["ConvolutionBlock", "LARGEST", "head_size", "level_sizes"]
 
@@ -102,10 +102,6 @@ class _Level(nn.Module):
         self.fill.zero_()  # in place: TorchScript folds a constant zeros() into one shared tensor
         self.count.zero_()
 
-    @torch.jit.unused
-    def _exporting(self) -> bool:
-        return bool(torch.compiler.is_exporting())
-
     def _window(self, previous: Tensor, chunk: Tensor) -> Tensor:
         """The spectrum of the last two partitions as a ring slot ``(rows, 1, size + 1,
         2)``."""
@@ -122,7 +118,7 @@ class _Level(nn.Module):
         the ring after ``count`` windows."""
         spectra = self._spectra_at(count)
         parts = ring.narrow(1, 0, self.parts)
-        if torch.jit.is_scripting() or not self._exporting():
+        if torch.jit.is_scripting() or not exporting():
             return (torch.view_as_complex(parts) * torch.view_as_complex(spectra)).sum(1)
         return complex_dot(parts, spectra)
 
@@ -151,7 +147,7 @@ class _Level(nn.Module):
         """This level's share of the convolution for the block ``u (rows, n)``."""
         n = u.shape[1]
         size = self.size
-        if torch.jit.is_scripting() or not self._exporting():
+        if torch.jit.is_scripting() or not exporting():
             fill = int(self.fill[0])
         elif n % size == 0:
             fill = 0  # traced from silence at a block size the partitions divide
@@ -285,7 +281,7 @@ class ConvolutionBlock(Block):
         real = self.head.dtype
         u = x.reshape(batch * channels, n).to(real)
         p = self.size
-        if not torch.jit.is_scripting() and n == p and self._fusing():
+        if not torch.jit.is_scripting() and n == p and self.fuse and exporting():
             wet = self._fused(u)
         else:
             joined = torch.cat([self.history, u], 1)
@@ -303,10 +299,6 @@ class ConvolutionBlock(Block):
         m = m.reshape(m.shape[0], 1, m.shape[-1]).to(real)
         y = (1.0 - m) * x.to(real) + m * wet.reshape(batch, channels, n)
         return y.to(x.dtype)
-
-    @torch.jit.unused
-    def _fusing(self) -> bool:
-        return self.fuse and bool(torch.compiler.is_exporting())
 
     @torch.jit.unused
     def _fused(self, u: Tensor) -> Tensor:

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from ...functional.noise import _hash32
 from ...functional.oscillators import _blamp, _blep, _decimator, oscillator_latency
-from .base import Block, ExportError, knob_values, param
+from .base import Block, ExportError, exporting, knob_values, param
 from .scan import doubling, export_steps, fixed_doubling, running_phase
 
 __all__ = [
@@ -78,14 +78,10 @@ class ParamBlock(Block):
         self.export_steps = export_steps(block_size)
         self.max_block = (1 << self.export_steps) - 1
 
-    @torch.jit.unused
-    def _exporting(self) -> bool:
-        return bool(torch.compiler.is_exporting())
-
     def _steps(self, n: int) -> list[int]:
         """Spans of the doubling steps over ``n`` samples (a fixed count in an exported
         program, which checks ``n <= max_block``)."""
-        if torch.jit.is_scripting() or not self._exporting():
+        if torch.jit.is_scripting() or not exporting():
             return doubling(n)
         return self._fixed_steps(n)
 
@@ -490,7 +486,7 @@ class HarmonicBlock(_PhaseBlock):
         batch, n, hop = x.shape[0], x.shape[2], self.hop
         f0 = inputs["f0_hz"].to(torch.float64)
         k = f0.shape[1]
-        if torch.jit.is_scripting() or not self._exporting():
+        if torch.jit.is_scripting() or not exporting():
             start = int(self.position[0])  # TorchScript: the check costs one read
             want = (start + n + hop - 1) // hop - (start + hop - 1) // hop
             if k != want:
@@ -622,7 +618,7 @@ class FilteredNoiseBlock(ParamBlock):
     def _filtered(self, mags: Tensor, rows: Tensor, batch: int, n: int) -> Tensor:
         hop = self.hop
         k = mags.shape[1]
-        if torch.jit.is_scripting() or not self._exporting():
+        if torch.jit.is_scripting() or not exporting():
             start = int(self.offset[0])
             want = (start + n + hop - 1) // hop - (start + hop - 1) // hop
             if k != want:
