@@ -89,6 +89,21 @@ def _onset_delay(x: np.ndarray, x_rate: int, y: np.ndarray, rate: int, max_ms: i
     return float(np.argmax(scores)) * rate / 1000
 
 
+def _jittered(seed: int, count: int, rate: int) -> np.ndarray:
+    """``count`` event times (samples) about every 0.5 s from 0.5 s on, each later by up
+    to 10 ms (seeded), so that the events meet the pipeline's frames at every phase."""
+    jitter = np.random.default_rng(seed).uniform(0, 0.01 * rate, count).astype(int)
+    return np.arange(1, count + 1) * (rate // 2) + jitter
+
+
+def _print_delays(what: str, delays: list[float], events: str, frames: str, declared: int):
+    print(
+        f"{what}: output behind input by {np.median(delays):.0f} samples (median of "
+        f"{len(delays)} {events}, {frames}; mean {np.mean(delays):.0f}, min "
+        f"{min(delays):.0f}, max {max(delays):.0f}); declared {declared}"
+    )
+
+
 def _pitch_step_delays(host, block: int, knobs: list[float], rate: int) -> list[float]:
     """Input: a steady tone stepping between 330 and 440 Hz (continuous phase) every 0.5 s
     plus a jitter of up to 10 ms (seeded), so that the steps fall at every phase of the
@@ -96,8 +111,7 @@ def _pitch_step_delays(host, block: int, knobs: list[float], rate: int) -> list[
     geometric mean, shifted by the knob) behind the input's, both tracked at 4000
     frames/s."""
     n = 8 * rate
-    jitter = np.random.default_rng(3).uniform(0, 0.01 * rate, 15).astype(int)
-    steps = np.arange(1, 16) * (rate // 2) + jitter
+    steps = _jittered(3, 15, rate)
     hz = np.where(np.searchsorted(steps, np.arange(n), side="right") % 2 == 1, 330.0, 440.0)
     x = (0.2 * np.sin(2 * np.pi * np.cumsum(hz) / rate)).astype(np.float32)
     y = _play(host, x, block, knobs)[: n + host.latency]
@@ -127,8 +141,7 @@ def _burst_onset_delays(host, block: int, knobs: list[float], rate: int) -> list
     first comes within 30 dB of its median level over the bursts' middles; the
     instrument's own swell after that does not count."""
     n, burst, fade = 8 * rate, int(0.3 * rate), rate // 1000
-    jitter = np.random.default_rng(4).uniform(0, 0.01 * rate, 15).astype(int)
-    starts = np.arange(1, 15) * (rate // 2) + jitter[:14]
+    starts = _jittered(4, 14, rate)
     t = np.arange(burst)
     tone = 0.2 * np.sin(2 * np.pi * 330 * t / rate) * np.minimum(1.0, t / fade)
     x = np.zeros(n, np.float32)
@@ -230,19 +243,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{delay:>9.0f} {host.latency:>8d} {snr:>5.1f}dB")  # fmt: skip
         dry = _knobs(model, {**defaults, "mix": 0.0})  # a reverb tail would hide the step
         steps = _pitch_step_delays(host, args.block, dry, rate)
-        print(
-            f"pitch steps: output behind input by {np.median(steps):.0f} samples (median "
-            f"of {len(steps)} steps, {1000 / STEP_FRAME_RATE:g} ms frames; mean "
-            f"{np.mean(steps):.0f}, min {min(steps):.0f}, max {max(steps):.0f}); declared "
-            f"{host.latency}"
-        )
+        frames = f"{1000 / STEP_FRAME_RATE:g} ms frames"
+        _print_delays("pitch steps", steps, "steps", frames, host.latency)
         onsets = _burst_onset_delays(host, args.block, dry, rate)
-        print(
-            f"note onsets: output behind input by {np.median(onsets):.0f} samples (median "
-            f"of {len(onsets)} tone bursts from silence, 1 ms frames; mean "
-            f"{np.mean(onsets):.0f}, min {min(onsets):.0f}, max {max(onsets):.0f}); "
-            f"declared {host.latency}"
-        )
+        _print_delays("note onsets", onsets, "tone bursts from silence", "1 ms frames",
+                      host.latency)  # fmt: skip
         gen = np.random.default_rng(0)
         for name, x in (("silence", np.zeros(2 * rate, np.float32)),
                         ("noise -40 dBFS", (gen.standard_normal(2 * rate) * 0.01).astype(
